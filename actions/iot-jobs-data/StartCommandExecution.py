@@ -1,0 +1,6 @@
+"""StartCommandExecution: run a command created with CreateCommand on one device."""
+
+METHOD = "POST"
+PATH = "/command-executions"
+# Filled with a fresh UUID when absent, as the AWS SDKs do, which makes retrying safe.
+IDEMPOTENCY_TOKEN = "clientToken"

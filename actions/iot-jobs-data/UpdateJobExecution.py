@@ -1,0 +1,6 @@
+"""UpdateJobExecution: report the progress or the final status of a job execution on a thing."""
+
+METHOD = "POST"
+PATH = "/things/{thingName}/jobs/{jobId}"
+# Not idempotent unless the caller sets expectedVersion: a repeat may be refused as a state conflict.
+IDEMPOTENT = False

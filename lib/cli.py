@@ -1,0 +1,187 @@
+"""The local runner: `jobs-connector list | describe | run | sandbox | serve | events | ipaas`.
+
+Each emitted message body is one JSON line on stdout; errors and progress go to stderr.
+Exit codes: 0 ok, 2 bad input or configuration (nothing sent), 3 the service rejected the request,
+4 a retryable failure after the last attempt, or the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import BadInput, ConnectorError
+
+EXIT_INTERNAL = 1
+
+# Subcommands that live in their own modules, imported only when used (keeps `run` fast).
+# Each module has add_arguments(parser) and main(args) -> int.
+EXTENSIONS = {
+    "sandbox": ("lib.sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
+    "serve": ("lib.webhooks.cli", "serve webhook-triggered flows"),
+    "events": ("lib.webhooks.events_cli", "list, retry or purge webhook events"),
+    "ipaas": ("lib.sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
+    "docs": ("lib.docs", "write docs/actions.md from component.json and the schemas"),
+}
+
+
+def _read_json_arg(value: str, what: str):
+    """JSON given inline, as @file, or as - for standard input."""
+    source = what
+    try:
+        if value == "-":
+            text, source = sys.stdin.read(), f"{what} (stdin)"
+        elif value.startswith("@"):
+            with open(value[1:], encoding="utf-8") as fh:
+                text, source = fh.read(), f"{what} file {value[1:]}"
+        else:
+            text = value
+    except OSError as exc:
+        raise BadInput(f"cannot read {what} file: {exc.strerror}", field=what, rule="file") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BadInput(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                       field=what, rule="json") from None
+
+
+def _config(args) -> dict:
+    cfg = _read_json_arg(args.config, "config") if args.config else {}
+    if not isinstance(cfg, dict):
+        raise BadInput("config must be a JSON object", field="config", rule="type")
+    for name in ("region", "endpoint", "profile"):
+        value = getattr(args, name)
+        if value:
+            cfg[name] = value
+    if args.emit:
+        cfg["emitBehaviour"] = args.emit
+    if args.max_pages is not None:
+        cfg["maxPages"] = args.max_pages
+    return cfg
+
+
+def _progress(page: int, items: int) -> None:
+    if page > 1:
+        end = "\r" if sys.stderr.isatty() else "\n"
+        print(f"fetched page {page} ({items} items so far)", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_list(args) -> int:
+    from .registry import component
+
+    actions = component()["actions"]
+    if args.json:
+        print(json.dumps([{"action": k, "title": v.get("title"), "deprecated": v.get("deprecated")}
+                          for k, v in actions.items()]))
+        return 0
+    width = max(map(len, actions))
+    for key, entry in actions.items():
+        flag = "  [deprecated]" if entry.get("deprecated") else ""
+        print(f"{key:<{width}}  {entry.get('title', '')}{flag}")
+    return 0
+
+
+def cmd_describe(args) -> int:
+    from . import describe
+    from .registry import get_action
+
+    action = get_action(args.action)
+    print(json.dumps(describe.summary(action), indent=2) if args.json else describe.render(action))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runtime import Runtime
+
+    body = _read_json_arg(args.input, "input")
+    cfg = _config(args)
+    runtime = Runtime()
+    if args.dry_run:
+        print(json.dumps(runtime.dry_run(args.action, body, cfg), indent=2))
+        return 0
+    trace = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
+    out = sys.stdout
+    for message in runtime.run(args.action, body, cfg, trace=trace, progress=_progress):
+        out.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
+        out.flush()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jobs-connector", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the actions")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("describe", help="an action's inputs, outputs and an example")
+    p.add_argument("action")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("run", help="run an action; each emitted message body is one JSON line on stdout")
+    p.add_argument("action")
+    p.add_argument("--input", "-i", default="{}", help="the message body: JSON, @file or - for stdin")
+    p.add_argument("--config", "-c", help="step config (credentials, endpoints): JSON, @file or -")
+    p.add_argument("--region", help="AWS region (else AWS_REGION / AWS_DEFAULT_REGION / the profile)")
+    p.add_argument("--endpoint", help="AWS endpoint override (else AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL)")
+    p.add_argument("--profile", help="AWS profile (else AWS_PROFILE)")
+    p.add_argument("--emit", choices=("fetchAll", "fetchPage", "emitIndividually"),
+                   help="list actions: all pages in one message (default), one page, or one message per item")
+    p.add_argument("--max-pages", type=int, help="list actions: stop after this many pages (default 100)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
+    p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
+    p.set_defaults(func=cmd_run)
+
+    for name, (module, help_text) in EXTENSIONS.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=None, extension=module)
+    return parser
+
+
+def _run_extension(module_name: str, name: str, argv: list[str]) -> int:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(module_name.rsplit(".", 1)[0]):
+            print(f"error: '{name}' is not available in this build", file=sys.stderr)
+            return EXIT_INTERNAL
+        raise
+    parser = argparse.ArgumentParser(prog=f"jobs-connector {name}")
+    module.add_arguments(parser)
+    return module.main(parser.parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.func is None:
+            return _run_extension(args.extension, args.command, args.rest)
+        return args.func(args)
+    except ConnectorError as exc:
+        print(f"error: {exc.describe()}", file=sys.stderr)
+        if isinstance(exc, BadInput) and exc.field:
+            print(f"field: {exc.field}  rule: {exc.rule}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so briefly; the traceback only on request
+        if os.environ.get("JOBS_CONNECTOR_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__} (set JOBS_CONNECTOR_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

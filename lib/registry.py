@@ -1,0 +1,98 @@
+"""component.json is the one registry: the CLI, the webhook server, the platform runner and the tests all
+find actions and their schemas through here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from types import ModuleType
+
+from .errors import BadInput
+from .services import SERVICES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMPONENT_FILE = os.path.join(ROOT, "component.json")
+
+
+@lru_cache(maxsize=1)
+def component() -> dict:
+    with open(COMPONENT_FILE, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@lru_cache(maxsize=256)
+def load_json(relative_path: str) -> dict:
+    with open(os.path.join(ROOT, relative_path), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@dataclass
+class Action:
+    """One step of the component: its descriptor entry, its service, its module and its schemas."""
+
+    key: str
+    entry: dict = field(repr=False)
+
+    @property
+    def service_name(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def operation(self) -> str:
+        return self.key.split(".", 1)[1]
+
+    @property
+    def service(self):
+        return SERVICES[self.service_name]
+
+    @property
+    def title(self) -> str:
+        return self.entry.get("title", self.operation)
+
+    @property
+    def description(self) -> str:
+        return self.entry.get("description", "")
+
+    @property
+    def deprecated(self) -> str | None:
+        return self.entry.get("deprecated")
+
+    @cached_property
+    def in_schema(self) -> dict:
+        return load_json(self.entry["metadata"]["in"])
+
+    @cached_property
+    def out_schema(self) -> dict:
+        return load_json(self.entry["metadata"]["out"])
+
+    @cached_property
+    def module(self) -> ModuleType:
+        path = os.path.join(ROOT, self.entry["main"])
+        # Service folders have dashes ('iot-jobs-data'), so modules load by path, not by package name.
+        spec = importlib.util.spec_from_file_location(f"actions.{self.key}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def spec(self, name: str, default=None):
+        """A declaration of the action module (METHOD, PATH, QUERY, IDEMPOTENT, PAGING, ...)."""
+        return getattr(self.module, name, default)
+
+
+def action_keys() -> list[str]:
+    return list(component()["actions"])
+
+
+@lru_cache(maxsize=256)
+def get_action(key: str) -> Action:
+    actions = component()["actions"]
+    if key not in actions:
+        import difflib
+
+        close = difflib.get_close_matches(key, actions, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else "; `jobs-connector list` shows them all"
+        raise BadInput(f"unknown action '{key}'{hint}", field="action", rule="unknown-action")
+    return Action(key, actions[key])

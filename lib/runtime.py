@@ -1,0 +1,221 @@
+"""The runtime, once for every action:
+
+message body + config -> validate input -> bind to HTTP -> sign -> send (retry, timeout)
+-> map errors -> parse / page -> validate output -> emitted message bodies.
+
+`Runtime.run` yields message bodies and raises typed errors; `process` wraps it in elastic.io message
+semantics (data, error, rebound) for the platform runner and the webhook workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from . import credentials as creds
+from .errors import ConnectorError, NetworkError, ServiceRetired
+from .paging import emit_settings
+from .protocols import HttpRequest, build_request, parse_json
+from .redact import Redactor, redact_by_schema, secret_values
+from .registry import Action, get_action
+from .signing import SigV4, TokenAuth
+from .transport import Transport
+from .validation import validate_input, validate_output
+
+
+@dataclass
+class Target:
+    """Where and how one call is sent: the base URL, the request signer and the secrets to hide."""
+
+    base_url: str
+    auth: object
+    secrets: list[str]
+
+
+class Trace:
+    """--verbose: each request, answer and retry on stderr, every secret redacted."""
+
+    def __init__(self, write: Callable[[str], None], redactor: Redactor, out_schema: dict):
+        self.write, self.redactor, self.out_schema = write, redactor, out_schema
+
+    def request(self, prepared, attempt: int) -> None:
+        lines = [f"> {prepared.method} {prepared.url}  (attempt {attempt})"]
+        lines += [f"> {k}: {v}" for k, v in self.redactor.headers(prepared.headers).items()]
+        if prepared.body:
+            lines.append(f"> {_clip(prepared.body)}")
+        self.write(self.redactor.scrub("\n".join(lines)))
+
+    def response(self, status: int, headers, content: bytes, attempt: int) -> None:
+        try:
+            data = json.loads(content) if content else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            self.redactor.add(*secret_values(data, self.out_schema))
+            shown = json.dumps(redact_by_schema(data, self.out_schema))
+        else:
+            shown = content
+        lines = [f"< HTTP {status}"] + [f"< {k}: {v}" for k, v in self.redactor.headers(headers).items()]
+        if shown:
+            lines.append(f"< {_clip(shown)}")
+        self.write(self.redactor.scrub("\n".join(lines)))
+
+    def retry(self, error: ConnectorError, delay: float, attempt: int) -> None:
+        self.write(self.redactor.scrub(f"! attempt {attempt} failed ({error.describe()}); retrying in {delay:.2f}s"))
+
+
+def _clip(body, limit: int = 4000) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+class Runtime:
+    def __init__(self, transport: Transport | None = None, environ: Mapping | None = None, clock=None):
+        self.transport = transport or Transport()
+        self.environ = os.environ if environ is None else environ
+        self.clock = clock
+
+    # -- where a call goes and how it is signed --------------------------------------------------
+
+    def target(self, action: Action, cfg: Mapping) -> Target:
+        service = action.service
+        if service.auth == "sigv4":
+            aws = creds.resolve_aws_credentials(cfg, self.environ)
+            region = creds.resolve_region(cfg, self.environ)
+            base = creds.resolve_aws_endpoint(service, cfg, region, self.environ)
+            signer = SigV4(aws, region, service.signing_name, **({"clock": self.clock} if self.clock else {}))
+            return Target(base, signer, aws.secrets())
+        token = creds.resolve_token(service, cfg, self.environ)
+        return Target(token.base_url, TokenAuth(token), token.secrets())
+
+    def redactor_for(self, action: Action, body: dict, target: Target | None = None) -> Redactor:
+        redactor = Redactor(target.secrets if target else ())
+        redactor.add(*secret_values(body, action.in_schema))
+        return redactor
+
+    def prepare_input(self, action: Action, body) -> dict:
+        validate_input(action.in_schema, body)
+        token_member = action.spec("IDEMPOTENCY_TOKEN")
+        if token_member and token_member not in body:
+            # As the AWS SDKs do: a fresh token makes the call safe to retry.
+            body = {**body, token_member: str(uuid.uuid4())}
+        return body
+
+    # -- one request ------------------------------------------------------------------------------
+
+    def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None) -> dict:
+        request: HttpRequest = build_request(action, body, target.base_url)
+        idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+        retired_on = getattr(action.service, "retired_on", None)
+        try:
+            answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
+                                         idempotent=idempotent, retry_unreachable=not retired_on,
+                                         observer=observer)
+            page = parse_json(answer.content, answer.status)
+            validate_output(action.out_schema, page)
+        except NetworkError as exc:
+            if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
+                host = urlsplit(request.url).hostname
+                raise ServiceRetired(
+                    f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
+                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired") from None
+            raise
+        redactor.add(*secret_values(page, action.out_schema))
+        return page
+
+    # -- the whole step ---------------------------------------------------------------------------
+
+    def run(self, key: str, body, cfg: Mapping | None = None, *, trace: Callable[[str], None] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Iterator[dict]:
+        """Yield each emitted message body; raise a ConnectorError (secrets scrubbed) on failure."""
+        cfg = cfg or {}
+        action = get_action(key)
+        redactor = Redactor()
+        try:
+            body = self.prepare_input(action, body)
+            paging = action.spec("PAGING")
+            behaviour, max_pages = emit_settings(cfg) if paging else ("fetchPage", 1)
+            target = self.target(action, cfg)
+            redactor = self.redactor_for(action, body, target)
+            observer = Trace(trace, redactor, action.out_schema) if trace else None
+            if not paging:
+                yield self.call(action, body, target, redactor, observer)
+                return
+            yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages, progress)
+        except ConnectorError as exc:
+            exc.message = redactor.scrub(exc.message)
+            exc.args = (exc.message,)
+            raise
+
+    def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress):
+        request_body = paging.first_body(body) if hasattr(paging, "first_body") else body
+        pages, seen = [], 0
+        while True:
+            page = self.call(action, request_body, target, redactor, observer)
+            items = page.get(paging.items) or []
+            seen += len(items)
+            if progress:
+                progress(len(pages) + 1, seen)
+            if behaviour == "fetchPage":
+                yield page
+                return
+            next_body = paging.next_body(request_body, page, seen)
+            more = next_body is not None and len(pages) + 1 < max_pages
+            if behaviour == "emitIndividually":
+                yield from items
+            else:
+                pages.append(page)
+            if not more:
+                if behaviour == "fetchAll":
+                    yield paging.merge(pages, next_body is not None)
+                return
+            request_body = next_body
+
+    def dry_run(self, key: str, body, cfg: Mapping | None = None) -> dict:
+        """The signed request as it would be sent, with every secret redacted; nothing is sent."""
+        action = get_action(key)
+        body = self.prepare_input(action, body)
+        paging = action.spec("PAGING")
+        if paging and hasattr(paging, "first_body"):
+            body = paging.first_body(body)
+        target = self.target(action, cfg or {})
+        redactor = self.redactor_for(action, body, target)
+        prepared = self.transport.prepare(build_request(action, body, target.base_url), target.auth)
+        shown_body = None
+        if prepared.body:
+            text = prepared.body.decode("utf-8") if isinstance(prepared.body, bytes) else prepared.body
+            try:
+                shown_body = redact_by_schema(json.loads(text), action.in_schema)
+            except ValueError:
+                shown_body = redactor.scrub(text)
+        return json.loads(redactor.scrub(json.dumps({
+            "method": prepared.method, "url": prepared.url,
+            "headers": redactor.headers(prepared.headers), "body": shown_body,
+        })))
+
+
+_default_runtime: Runtime | None = None
+
+
+def default_runtime() -> Runtime:
+    global _default_runtime
+    if _default_runtime is None:
+        _default_runtime = Runtime()
+    return _default_runtime
+
+
+def process(key: str, msg: Mapping, cfg: Mapping, emit: Callable[[str, dict], None],
+            runtime: Runtime | None = None) -> None:
+    """elastic.io semantics: emit('data', {'body': ...}) per message, then 'end'; on failure
+    'rebound' for a retryable error or 'error' otherwise (the error's dict, secrets scrubbed)."""
+    runtime = runtime or default_runtime()
+    try:
+        for body in runtime.run(key, (msg or {}).get("body", {}), cfg):
+            emit("data", {"body": body})
+    except ConnectorError as exc:
+        emit("rebound" if exc.retryable else "error", exc.to_dict())
+    emit("end", {})

@@ -1,0 +1,204 @@
+"""Sending a request: timeouts, bounded retries with full-jitter backoff, Retry-After, a size bound on
+answers, no redirects, and the idempotency rule.
+
+What is retried:
+- always: 429 and throttling error codes, 503, and failures before the request left this machine
+  (DNS, connection refused, connect timeout): the service never acted on it;
+- only for idempotent operations: 500, 502, 504, read timeouts, connections reset or answers cut off
+  after the request was sent, because the service may have acted on it already.
+Redirects are never followed: an AWS or token API does not redirect, and following one could carry the
+Authorization header to another host or to plain HTTP. A 3xx is reported as an unexpected response.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .errors import ConnectorError, NetworkError, UnexpectedResponse
+from .protocols import HttpRequest, error_from_response
+
+ALWAYS_RETRIED_STATUS = frozenset({429, 503})
+IDEMPOTENT_RETRIED_STATUS = frozenset({500, 502, 504})
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 20.0
+    total_budget: float = 120.0  # seconds of waiting and trying, all attempts together
+
+    def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
+        """Full jitter: a random wait between 0 and base * 2^(attempt-1), capped."""
+        return rng() * min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: requests.structures.CaseInsensitiveDict
+    content: bytes
+    attempts: int
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After in seconds or as an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably did not reach the server (it cannot have acted on it)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        return any(mark in text for mark in ("NewConnectionError", "NameResolutionError", "Failed to resolve",
+                                             "Connection refused", "No route to host"))
+    return False
+
+
+def _network_error(exc: requests.RequestException, url_host: str) -> NetworkError:
+    text = repr(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        reason, kind = "connecting timed out", "connect-timeout"
+    elif isinstance(exc, requests.exceptions.ReadTimeout):
+        reason, kind = "the service did not answer in time", "read-timeout"
+    elif "NameResolutionError" in text or "Failed to resolve" in text or "Name or service not known" in text:
+        reason, kind = "the host name could not be resolved", "dns"
+    elif "Connection refused" in text:
+        reason, kind = "the connection was refused", "refused"
+    elif isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        reason, kind = "the answer stopped half-way", "truncated"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        reason, kind = "the TLS certificate could not be verified", "tls"
+    else:
+        reason, kind = "the connection failed or was reset", "reset"
+    error = NetworkError(f"{reason} ({url_host})", code=kind)
+    if kind == "tls":
+        error.retryable = False
+    return error
+
+
+class Transport:
+    """One pooled HTTP session shared by all calls of a process; safe to use from many threads."""
+
+    def __init__(self, *, policy: RetryPolicy | None = None, connect_timeout: float = 5.0,
+                 read_timeout: float = 30.0, max_response_bytes: int = MAX_RESPONSE_BYTES,
+                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.policy = policy or RetryPolicy()
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_response_bytes = max_response_bytes
+        self.sleep, self.rng, self.monotonic = sleep, rng, monotonic
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        # A session per thread: requests.Session is not documented as thread-safe; each keeps its own pool.
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = f"jobs-connector/{__version__} {requests.utils.default_user_agent()}"
+            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            self._local.session = session
+        return session
+
+    def prepare(self, request: HttpRequest, auth) -> requests.PreparedRequest:
+        return self.session.prepare_request(
+            requests.Request(request.method, request.url, headers=request.headers, data=request.body, auth=auth))
+
+    def _settings(self, url: str) -> dict:
+        verify = os.environ.get("AWS_CA_BUNDLE") or None
+        return self.session.merge_environment_settings(url, {}, True, verify, None)
+
+    def _read(self, response: requests.Response) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+            response.close()
+            raise UnexpectedResponse(f"the answer is larger than the {self.max_response_bytes}-byte bound",
+                                     status=response.status_code)
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                response.close()
+                raise UnexpectedResponse(f"the answer is larger than the {self.max_response_bytes}-byte bound",
+                                         status=response.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def send(self, request: HttpRequest, auth, *, protocol: str, idempotent: bool,
+             retry_unreachable: bool = True, observer=None) -> Answer:
+        started = self.monotonic()
+        host = requests.utils.urlparse(request.url).hostname or "?"
+        attempt = 0
+        while True:
+            attempt += 1
+            prepared = self.prepare(request, auth)  # signed afresh each attempt: X-Amz-Date moves on
+            if observer:
+                observer.request(prepared, attempt)
+            error: ConnectorError
+            try:
+                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                                             **self._settings(prepared.url))
+                try:
+                    content = self._read(response)
+                finally:
+                    response.close()
+            except requests.RequestException as exc:
+                error = _network_error(exc, host)
+                may_retry = error.retryable and (idempotent or _never_sent(exc))
+                if error.code in ("dns", "refused", "connect-timeout") and not retry_unreachable:
+                    may_retry = False
+            else:
+                if observer:
+                    observer.response(response.status_code, response.headers, content, attempt)
+                if response.status_code < 300:
+                    return Answer(response.status_code, response.headers, content, attempt)
+                if response.status_code < 400:
+                    raise UnexpectedResponse(
+                        f"the service answered with a redirect (HTTP {response.status_code}), which is not followed",
+                        status=response.status_code)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                error = error_from_response(protocol, response.status_code, response.headers, content,
+                                            retry_after=retry_after)
+                status = response.status_code
+                may_retry = error.retryable and (
+                    idempotent or status in ALWAYS_RETRIED_STATUS or type(error).__name__ == "Throttled")
+                if status in IDEMPOTENT_RETRIED_STATUS and not idempotent:
+                    may_retry = False
+            error.attempts = attempt
+            if not may_retry or attempt >= self.policy.max_attempts:
+                raise error
+            delay = self.policy.backoff(attempt, self.rng)
+            if error.retry_after is not None:
+                if error.retry_after > self.policy.max_delay:
+                    raise error  # the service asks for a longer pause than we wait in-call: rebound later
+                delay = max(delay, error.retry_after)
+            if self.monotonic() - started + delay > self.policy.total_budget:
+                raise error
+            if observer:
+                observer.retry(error, delay, attempt)
+            self.sleep(delay)
