@@ -104,7 +104,7 @@ class Transport:
 
     def __init__(self, *, policy: RetryPolicy | None = None, connect_timeout: float = 5.0,
                  read_timeout: float = 30.0, max_response_bytes: int = MAX_RESPONSE_BYTES,
-                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
+                 sleep: Callable[[float], None] | None = None, rng: Callable[[], float] = random.random,
                  monotonic: Callable[[], float] = time.monotonic):
         self.policy = policy or RetryPolicy()
         self.timeout = (connect_timeout, read_timeout)
@@ -201,4 +201,4 @@ class Transport:
                 raise error
             if observer:
                 observer.retry(error, delay, attempt)
-            self.sleep(delay)
+            (self.sleep or time.sleep)(delay)  # looked up per call so tests can stub time.sleep

@@ -1,0 +1,55 @@
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from tests.support.loopback import LoopbackServer  # noqa: E402
+
+# Obviously fake credentials: tests plant these and check they never leak.
+FAKE_ACCESS_KEY = "AKIDTESTFAKEKEY00001"
+FAKE_SECRET_KEY = "test-secret-key-not-real-0000000000000000"
+FAKE_SESSION_TOKEN = "test-session-token-not-real-0000"
+REGION = "eu-west-1"
+
+_AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+             "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
+             "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_CA_BUNDLE",
+             "SPACEONE_ENDPOINT", "SPACEONE_API_KEY", "EMBEDTHIS_ENDPOINT", "EMBEDTHIS_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No test sees the developer's real credentials, profiles or endpoints."""
+    for name in list(os.environ):
+        if name in _AWS_VARS or name.startswith("AWS_ENDPOINT_URL_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def loopback():
+    server = LoopbackServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Retries back off without waiting; the waits asked for are recorded."""
+    waits: list[float] = []
+    monkeypatch.setattr("lib.transport.time.sleep", waits.append)
+    return waits
