@@ -11,7 +11,8 @@ import difflib
 from functools import lru_cache
 
 import regex
-from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from jsonschema.exceptions import SchemaError
 
 from .errors import BadInput, UnexpectedResponse
 
@@ -29,6 +30,19 @@ def _pattern(validator, pattern, instance, schema):
 
 
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+_formats = FormatChecker()
+
+
+@_formats.checks("regex", raises=regex.error)
+def _is_regex(value) -> bool:
+    return not isinstance(value, str) or bool(regex.compile(value))
+
+
+def check_schema(schema: dict) -> None:
+    """Raise jsonschema.SchemaError unless `schema` is a valid 2020-12 schema (patterns by `regex` rules)."""
+    for error in _Validator(Draft202012Validator.META_SCHEMA, format_checker=_formats).iter_errors(schema):
+        raise SchemaError.create_from(error)
 
 
 @lru_cache(maxsize=512)
@@ -102,11 +116,9 @@ def _explain(error: ValidationError, where: str) -> tuple[str, str, str]:
         "contentEncoding": f"must be {value} encoded",
     }
     sentence = sentences.get(rule, error.message)
-    if rule == "propertyNames":  # a map key broke its rule: name the key, not its value
-        bad = error.context[0] if error.context else None
-        sentence = f"has a key {bad.message if bad else 'that is not allowed'}"
-        return field, "key-" + (bad.validator if bad else "pattern"), f"{where} field '{field}' {sentence}"
-    return field, rule, f"{where} field '{field}' {sentence}{'' if rule == 'required' else _shown(error)}"
+    if "propertyNames" in error.absolute_schema_path:  # a map key broke its rule
+        return field, f"key-{rule}", f"{where} field '{field}' has a key that {sentence}{_shown(error)}"
+    return field, rule, f"{where} field '{field}' {sentence}{_shown(error)}"
 
 
 def _sorted_errors(validator, instance) -> list[ValidationError]:

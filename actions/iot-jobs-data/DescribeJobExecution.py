@@ -4,3 +4,5 @@ METHOD = "GET"
 PATH = "/things/{thingName}/jobs/{jobId}"
 QUERY = {"includeJobDocument": "includeJobDocument", "executionNumber": "executionNumber"}
 IDEMPOTENT = True
+
+EXAMPLE = {"thingName": "demo-thing", "jobId": "demo-job-1", "includeJobDocument": True}

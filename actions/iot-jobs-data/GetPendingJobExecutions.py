@@ -3,3 +3,5 @@
 METHOD = "GET"
 PATH = "/things/{thingName}/jobs"
 IDEMPOTENT = True
+
+EXAMPLE = {"thingName": "demo-thing"}

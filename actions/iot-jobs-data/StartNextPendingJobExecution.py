@@ -4,3 +4,5 @@ METHOD = "PUT"
 PATH = "/things/{thingName}/jobs/$next"
 # Not idempotent: a repeat could start the execution after the one the first call started.
 IDEMPOTENT = False
+
+EXAMPLE = {"thingName": "demo-thing", "statusDetails": {"progress": "downloading"}, "stepTimeoutInMinutes": 30}

@@ -4,3 +4,11 @@ METHOD = "POST"
 PATH = "/things/{thingName}/jobs/{jobId}"
 # Not idempotent unless the caller sets expectedVersion: a repeat may be refused as a state conflict.
 IDEMPOTENT = False
+
+EXAMPLE = {
+    "thingName": "demo-thing",
+    "jobId": "demo-job-1",
+    "status": "SUCCEEDED",
+    "statusDetails": {"result": "firmware 2.1 installed"},
+    "expectedVersion": 2,
+}
