@@ -62,10 +62,30 @@ def _config(args) -> dict:
     return cfg
 
 
-def _progress(page: int, items: int) -> None:
-    if page > 1:
-        end = "\r" if sys.stderr.isatty() else "\n"
-        print(f"fetched page {page} ({items} items so far)", end=end, file=sys.stderr, flush=True)
+class Progress:
+    """Progress of a listing of many pages on stderr: a line per page from the second on (redrawn in
+    place on a terminal), and a notice when the page limit stopped it early."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.open_line = False  # a terminal line redrawn with '\r' that output must not overwrite
+
+    def __call__(self, page: int, items: int) -> None:
+        if page > 1:
+            print(f"fetched page {page} ({items} items so far)", end="\r" if self.tty else "\n",
+                  file=self.stream, flush=True)
+            self.open_line = self.tty
+
+    def page_limit(self, pages: int) -> None:
+        self.close_line()
+        print(f"stopped after {pages} page{'s' if pages != 1 else ''} (the page limit, --max-pages); "
+              "more remain", file=self.stream, flush=True)
+
+    def close_line(self) -> None:
+        if self.open_line:
+            print(file=self.stream, flush=True)
+            self.open_line = False
 
 
 def cmd_list(args) -> int:
@@ -103,9 +123,15 @@ def cmd_run(args) -> int:
         return 0
     trace = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
     out = sys.stdout
-    for message in runtime.run(args.action, body, cfg, trace=trace, progress=_progress):
-        out.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
-        out.flush()
+    progress = Progress(sys.stderr)
+    try:
+        for message in runtime.run(args.action, body, cfg, trace=trace, progress=progress,
+                                   page_limit=progress.page_limit):
+            progress.close_line()
+            out.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        progress.close_line()
     return 0
 
 

@@ -154,7 +154,8 @@ class TokenCredentials:
         return f"TokenCredentials(base_url={self.base_url!r}, header={self.header!r}, value=<redacted>)"
 
     def secrets(self) -> list[str]:
-        return [self.value]
+        # The bare token too: an error message may echo it without the 'Bearer ' prefix.
+        return [self.value, self.value.removeprefix("Bearer ")]
 
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from . import credentials as creds
 from .errors import ConnectorError, NetworkError, ServiceRetired
-from .paging import emit_settings
+from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
@@ -130,8 +130,12 @@ class Runtime:
     # -- the whole step ---------------------------------------------------------------------------
 
     def run(self, key: str, body, cfg: Mapping | None = None, *, trace: Callable[[str], None] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Iterator[dict]:
-        """Yield each emitted message body; raise a ConnectorError (secrets scrubbed) on failure."""
+            progress: Callable[[int, int], None] | None = None,
+            page_limit: Callable[[int], None] | None = None) -> Iterator[dict]:
+        """Yield each emitted message body; raise a ConnectorError (secrets scrubbed) on failure.
+
+        progress(pages, items) is called after each page of a list action; page_limit(pages) once when
+        the page limit (maxPages) stopped a listing that had more pages."""
         cfg = cfg or {}
         action = get_action(key)
         redactor = Redactor()
@@ -145,31 +149,38 @@ class Runtime:
             if not paging:
                 yield self.call(action, body, target, redactor, observer)
                 return
-            yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages, progress)
+            yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages,
+                                   progress, page_limit)
         except ConnectorError as exc:
             exc.message = redactor.scrub(exc.message)
             exc.args = (exc.message,)
+            if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
+                exc.code = redactor.scrub(exc.code)
             raise
 
-    def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress):
+    def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit):
         request_body = paging.first_body(body) if hasattr(paging, "first_body") else body
-        pages, seen = [], 0
+        # `fetched` counts requests; `pages` keeps them only for fetchAll (emitIndividually keeps none).
+        pages, seen, fetched = [], 0, 0
         while True:
             page = self.call(action, request_body, target, redactor, observer)
-            items = page.get(paging.items) or []
+            fetched += 1
+            items = get_path(page, paging.items) or []
             seen += len(items)
             if progress:
-                progress(len(pages) + 1, seen)
+                progress(fetched, seen)
             if behaviour == "fetchPage":
                 yield page
                 return
             next_body = paging.next_body(request_body, page, seen)
-            more = next_body is not None and len(pages) + 1 < max_pages
+            more = next_body is not None and fetched < max_pages
             if behaviour == "emitIndividually":
                 yield from items
             else:
                 pages.append(page)
             if not more:
+                if next_body is not None and page_limit:
+                    page_limit(fetched)
                 if behaviour == "fetchAll":
                     yield paging.merge(pages, next_body is not None)
                 return

@@ -1,0 +1,15 @@
+"""ReportUsage: report a device cloud's monthly device usage to the Builder."""
+
+METHOD = "POST"
+PATH = "/cloud/report"
+# Not idempotent: a repeat could count the usage twice.
+IDEMPOTENT = False
+ROLE = "cloud"  # the Builder user role the token must have
+
+EXAMPLE = {
+    "accountId": "account-0001",
+    "cloudId": "cloud-0001",
+    "count": 1,
+    "load": 0.5,
+    "usage": [{"devices": 12, "tenants": 2, "load": 0.5}],
+}

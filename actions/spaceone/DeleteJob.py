@@ -1,0 +1,8 @@
+"""DeleteJob: delete one SpaceONE identity job."""
+
+METHOD = "POST"
+PATH = "/identity/v2/job/delete"
+# Not idempotent: once the first delete has reached the service, a repeat is refused as not found.
+IDEMPOTENT = False
+
+EXAMPLE = {"job_id": "job-123456789012"}
