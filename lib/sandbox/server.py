@@ -72,7 +72,8 @@ class Sandbox:
     # -- life cycle -------------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox", daemon=True)
         self._thread.start()
         return self
 
