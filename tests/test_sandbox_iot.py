@@ -10,6 +10,7 @@ import pytest
 from botocore.config import Config
 
 from lib.sandbox import DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
+from tests.conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SESSION_TOKEN
 from tests.support.cli import run_cli
 from tests.support.sandbox import FakeClock, aws, running_sandbox
 
@@ -188,3 +189,30 @@ def test_botocore_speaks_to_the_sandbox(sandbox):
         client.update_job_execution(thingName="demo-thing", jobId="demo-job-1", status="IN_PROGRESS")
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.describe_job_execution(thingName="demo-thing", jobId="no-such-job")
+
+
+def test_a_removed_execution_is_in_a_terminal_state(sandbox):
+    with sandbox.store.lock:  # AWS removes an execution when its thing leaves the job's targets
+        sandbox.store.data["iot-jobs-data"]["things"]["demo-thing"]["demo-job-2"]["status"] = "REMOVED"
+    answer = aws(sandbox, "iot-jobs-data", "GET", "/things/demo-thing/jobs/demo-job-2")
+    assert answer.status_code == 410 and answer.headers["x-amzn-ErrorType"] == "TerminalStateException"
+    result = run("DescribeJobExecution", {**THING, "jobId": "demo-job-2"})
+    assert result.code == 3 and "HTTP 410 | TerminalStateException" in result.stderr
+    assert [j["jobId"] for j in ok("GetPendingJobExecutions", THING)["queuedJobs"]] == ["demo-job-1"]
+
+
+def test_the_sandbox_accepts_the_keys_of_its_own_environment(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET_KEY)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", FAKE_SESSION_TOKEN)
+    with running_sandbox(monkeypatch, credentials=None) as server:
+        assert server.credentials.source == "environment"
+        assert not any(FAKE_SECRET_KEY in line for line in server.shell_lines())  # never printed
+        assert ok("GetPendingJobExecutions", THING)["queuedJobs"]
+        monkeypatch.delenv("AWS_SESSION_TOKEN")
+        result = run("GetPendingJobExecutions", THING)
+        assert result.code == 3 and "UnrecognizedClientException" in result.stderr
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", SANDBOX_ACCESS_KEY)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SANDBOX_SECRET_KEY)
+        result = run("GetPendingJobExecutions", THING)  # the default pair is not accepted then
+        assert result.code == 3 and "UnrecognizedClientException" in result.stderr

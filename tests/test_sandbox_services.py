@@ -267,7 +267,9 @@ def test_embedthis_cloud_round_trip(sandbox):
 
 def test_embedthis_every_operation_answers(sandbox):
     cloud = token_post(sandbox, "/cloud/create", {"name": "ops"}).json()
-    calls = [("init", {"id": cloud["id"]}), ("provisionAsync", {"id": cloud["id"], "accountId": "123456789012"}),
+    first = token_post(sandbox, "/cloud/find", {}, query={"limit": 1}).json()["data"][0]
+    assert token_post(sandbox, "/cloud/init", {}).json() == first
+    calls = [("provisionAsync", {"id": cloud["id"], "accountId": "123456789012"}),
              ("waitForTemplate", {"id": cloud["id"]}), ("updateStack", {"id": cloud["id"]}),
              ("connect", {"cloud": cloud["id"], "deviceRole": "arn:aws:iam::123456789012:role/R", "connected": True}),
              ("report", {"cloudId": cloud["id"], "count": 12, "usage": [{"devices": 12, "tenants": 2, "load": 1}]}),

@@ -11,6 +11,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from lib.registry import ROOT
 from tests.support.cli import run_cli
@@ -128,3 +129,11 @@ def test_a_busy_port_is_refused_with_advice():
         busy.listen()
         result = run_cli("sandbox", "--port", str(busy.getsockname()[1]))
     assert result.code == 2 and "--port 0" in result.stderr
+
+
+def test_a_stopped_sandbox_answers_nothing_even_on_a_kept_alive_connection():
+    session = requests.Session()
+    with running_sandbox() as server:
+        assert session.get(f"{server.url}/_sandbox/health", timeout=10).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{server.url}/_sandbox/health", timeout=10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import sys
 import threading
 import time
@@ -85,6 +86,7 @@ class Sandbox:
             self.httpd.shutdown()
             self._thread.join(timeout=10)
             self._thread = None
+        self.httpd.close_connections()
         self.httpd.server_close()
         with self.store.lock:
             self.store.save_if_changed()
@@ -188,8 +190,35 @@ class Sandbox:
 
 
 class _HttpServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that also closes the kept-alive connections it still holds when stopped, so a
+    stopped sandbox answers nothing more."""
+
     daemon_threads = True
     sandbox: Sandbox
+
+    def __init__(self, *args, **kwargs):
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -33,7 +33,8 @@ class FakeClock:
 def running_sandbox(monkeypatch=None, **kwargs):
     """A sandbox on a free port with the documented key pair; with `monkeypatch`, the client environment
     (endpoints, keys, tokens) points at it for the test."""
-    kwargs.setdefault("credentials", SandboxCredentials(SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY))
+    if "credentials" not in kwargs:  # credentials=None: the sandbox reads its environment, as the CLI does
+        kwargs["credentials"] = SandboxCredentials(SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY)
     sandbox = Sandbox(0, **kwargs).start()
     try:
         if monkeypatch is not None:
