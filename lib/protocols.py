@@ -142,7 +142,8 @@ def _error_fields(protocol: str, headers, content: bytes) -> tuple[str | None, s
         data = {}
     if not isinstance(data, dict):
         data = {}
-    nested = data.get("error") if isinstance(data.get("error"), dict) else {}
+    # {"error": {"code", "message"}}, or {"detail": {...}} as SpaceONE's REST gateway answers
+    nested = next((data[key] for key in ("error", "detail") if isinstance(data.get(key), dict)), {})
     if protocol in ("rest-json", "json-1.1"):
         code = _first(headers.get("x-amzn-ErrorType"), data.get("__type"), data.get("code"), data.get("Code"))
         if code:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -80,6 +80,32 @@ def _body_bytes(body) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+def credential_scope(date: str, region: str, service: str) -> str:
+    return f"{date}/{region}/{service}/aws4_request"
+
+
+def canonical_request(method: str, url: str, headers: Mapping[str, str], body) -> tuple[str, str]:
+    """The canonical request over exactly `headers` (names in any case), and its signed-headers list."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    signed = sorted(lowered)
+    canonical_headers = "".join(f"{name}:{' '.join(str(lowered[name]).split())}\n" for name in signed)
+    signed_headers = ";".join(signed)
+    payload_hash = hashlib.sha256(_body_bytes(body)).hexdigest()
+    request = "\n".join([method.upper(), canonical_path(url), canonical_query(url),
+                         canonical_headers, signed_headers, payload_hash])
+    return request, signed_headers
+
+
+def signature(method: str, url: str, headers: Mapping[str, str], body, secret_key: str, region: str,
+              service: str, amz_date: str) -> str:
+    """The SigV4 signature of a request over `headers`; used to sign, and by the sandbox to verify."""
+    request, _ = canonical_request(method, url, headers, body)
+    string_to_sign = "\n".join([ALGORITHM, amz_date, credential_scope(amz_date[:8], region, service),
+                                hashlib.sha256(request.encode("utf-8")).hexdigest()])
+    key = getSignatureKey(secret_key, amz_date[:8], region, service)
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 class SigV4(AWSRequestsAuth):
     """AWSRequestsAuth with botocore's canonicalisation and an injectable clock."""
 
@@ -90,28 +116,21 @@ class SigV4(AWSRequestsAuth):
         self.clock = clock
 
     def get_aws_request_headers(self, r, aws_access_key, aws_secret_access_key, aws_token):
-        now = self.clock()
-        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        amz_date = self.clock().strftime("%Y%m%dT%H%M%SZ")
         headers = {name.lower(): value for name, value in r.headers.items()}
         headers.pop("x-amz-date", None)
         headers["x-amz-date"] = amz_date
         if aws_token:
             headers["x-amz-security-token"] = aws_token
         headers.setdefault("host", host_header(r.url))
-        signed = sorted(name for name in headers if name not in _UNSIGNED)
-        canonical_headers = "".join(f"{name}:{' '.join(str(headers[name]).split())}\n" for name in signed)
-        signed_headers = ";".join(signed)
-        payload_hash = hashlib.sha256(_body_bytes(r.body)).hexdigest()
-        canonical_request = "\n".join([r.method.upper(), canonical_path(r.url), canonical_query(r.url),
-                                       canonical_headers, signed_headers, payload_hash])
-        scope = f"{now:%Y%m%d}/{self.aws_region}/{self.service}/aws4_request"
-        string_to_sign = "\n".join([ALGORITHM, amz_date, scope,
-                                    hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()])
-        key = getSignatureKey(aws_secret_access_key, f"{now:%Y%m%d}", self.aws_region, self.service)
-        signature = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        to_sign = {name: value for name, value in headers.items() if name not in _UNSIGNED}
+        signed_headers = ";".join(sorted(to_sign))
+        scope = credential_scope(amz_date[:8], self.aws_region, self.service)
+        sig = signature(r.method, r.url, to_sign, r.body, aws_secret_access_key, self.aws_region, self.service,
+                        amz_date)
         out = {
             "Authorization": f"{ALGORITHM} Credential={aws_access_key}/{scope}, "
-                             f"SignedHeaders={signed_headers}, Signature={signature}",
+                             f"SignedHeaders={signed_headers}, Signature={sig}",
             "X-Amz-Date": amz_date,
         }
         if aws_token:

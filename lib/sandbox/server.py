@@ -1,0 +1,264 @@
+"""The sandbox's HTTP server: one port on 127.0.0.1 for all five APIs, told apart as the real ones are.
+
+- AWS: a SigV4 Authorization header; its credential scope names the service (iot-jobs-data, panorama,
+  codepipeline), and CodePipeline's json-1.1 operations are named by X-Amz-Target. The signature is
+  verified before anything else; an unsigned request to an AWS path is MissingAuthenticationTokenException.
+- SpaceONE: POST /identity/..., EmbedThis: POST /cloud/...; both need a non-empty bearer token.
+Every answer carries x-amzn-RequestId (and x-request-id for the token APIs).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ..services import SERVICES as CONNECTOR_SERVICES
+from . import codepipeline, embedthis, iot_jobs_data, panorama, sigv4, spaceone
+from .defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
+from .sigv4 import SandboxCredentials
+from .state import Store
+from .wire import CONTENT_TYPES, ApiError, Reply, Request, error_reply
+
+HOST = "127.0.0.1"  # loopback only: the sandbox is a development tool, never a network service
+HEALTH_PATH = "/_sandbox/health"
+AWS_SERVICES = {m.NAME: m for m in (iot_jobs_data, panorama, codepipeline)}
+TOKEN_SERVICES = (("/identity/", spaceone), ("/cloud/", embedthis))
+AWS_PATHS = ("/things/", "/command-executions", "/jobs")
+INTERNAL_ERROR = {"rest-json": "InternalFailure", "json-1.1": "InternalFailure", "spaceone": "ERROR_UNKNOWN",
+                  "embedthis": "InternalError"}
+UNAUTHORIZED = {
+    "spaceone": ApiError(401, "ERROR_AUTHENTICATE_FAILURE",
+                         "Authenticate failure. (message = the request has no bearer token: send "
+                         "'Authorization: Bearer <any non-empty token>')"),
+    "embedthis": ApiError(401, "Unauthorized",
+                          "Missing or empty bearer token: send 'Authorization: Bearer <any non-empty token>'"),
+}
+
+
+def _has_bearer(req: Request) -> bool:
+    scheme, _, token = (req.header("authorization") or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+class Sandbox:
+    """The emulator: `Sandbox(port=0).start()` in a test, `serve_forever()` from the CLI, `stop()` after."""
+
+    def __init__(self, port: int = DEFAULT_PORT, *, state_file: str | None = None,
+                 credentials: SandboxCredentials | None = None, clock: Callable[[], float] = time.time,
+                 log: Callable[[str], None] | None = None):
+        self.clock = clock
+        self.log = log
+        self.credentials = credentials or SandboxCredentials.from_environ(os.environ)
+        self.store = Store(state_file, clock)
+        self.httpd = _HttpServer((HOST, port), _Handler)
+        self.httpd.sandbox = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.httpd.close_connections()
+        self.httpd.server_close()
+        with self.store.lock:
+            self.store.save_if_changed()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- what a client needs ----------------------------------------------------------------------
+
+    def client_environment(self) -> dict[str, str | None]:
+        """The variables a client sets to use this sandbox (None: unset it, so it cannot override)."""
+        env: dict[str, str | None] = {"AWS_ENDPOINT_URL": self.url}
+        for service in CONNECTOR_SERVICES.values():
+            if service.auth == "sigv4":
+                env[f"AWS_ENDPOINT_URL_{service.endpoint_env}"] = None
+        env["AWS_REGION"] = DEFAULT_REGION
+        if self.credentials.source != "environment":
+            env.update(AWS_ACCESS_KEY_ID=self.credentials.access_key,
+                       AWS_SECRET_ACCESS_KEY=self.credentials.secret_key, AWS_SESSION_TOKEN=None)
+        env.update(SPACEONE_ENDPOINT=self.url, SPACEONE_API_KEY=SANDBOX_TOKEN,
+                   EMBEDTHIS_ENDPOINT=self.url, EMBEDTHIS_TOKEN=SANDBOX_TOKEN)
+        return env
+
+    def shell_lines(self) -> list[str]:
+        """client_environment() as POSIX shell lines that `eval` accepts."""
+        env = self.client_environment()
+        unset = [name for name, value in env.items() if value is None]
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items() if value is not None]
+        return ([f"unset {' '.join(unset)}"] if unset else []) + lines
+
+    # -- one request ------------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Reply:
+        now = self.clock()
+        reply = self._route(req, now)
+        request_id = str(uuid.uuid4())
+        reply.headers["x-amzn-RequestId"] = request_id
+        if reply.protocol in ("spaceone", "embedthis"):
+            reply.headers["x-request-id"] = request_id
+        if self.log:
+            code = reply.headers.get("x-amzn-ErrorType") or (
+                (reply.body or {}).get("detail", {}).get("code") if reply.protocol == "spaceone"
+                else (reply.body or {}).get("code") if reply.protocol == "embedthis" else None)
+            target = req.header("x-amz-target")
+            self.log(f"{req.method} {req.raw_path}{f' ({target})' if target else ''} -> {reply.status}"
+                     f"{f' {code}' if code else ''}")
+        return reply
+
+    def _route(self, req: Request, now: float) -> Reply:
+        if req.raw_path == HEALTH_PATH:
+            return Reply(200, {"status": "ok", "services": [*AWS_SERVICES, "spaceone", "embedthis"]})
+        authorization = req.header("authorization") or ""
+        if authorization.startswith("AWS4-HMAC-SHA256"):
+            scope = sigv4.parse_authorization(authorization)
+            module = AWS_SERVICES.get(scope.service) if scope else None
+            protocol = module.PROTOCOL if module else ("json-1.1" if req.header("x-amz-target") else "rest-json")
+            try:
+                sigv4.verify(req, self.credentials, now)
+            except ApiError as error:
+                return error_reply(protocol, error)
+            if module is None:
+                return error_reply(protocol, ApiError(
+                    403, "InvalidSignatureException",
+                    f"Credential should be scoped to a service the sandbox emulates: {', '.join(AWS_SERVICES)}."))
+            return self._call(module, req, now)
+        for prefix, module in TOKEN_SERVICES:
+            if req.raw_path.startswith(prefix):
+                if not _has_bearer(req):
+                    return error_reply(module.PROTOCOL, UNAUTHORIZED[module.PROTOCOL])
+                return self._call(module, req, now)
+        if req.header("x-amz-target"):
+            return error_reply("json-1.1", ApiError(403, "MissingAuthenticationTokenException",
+                                                    "Missing Authentication Token"))
+        if req.raw_path.startswith(AWS_PATHS):
+            return error_reply("rest-json", ApiError(403, "MissingAuthenticationTokenException",
+                                                     "Missing Authentication Token"))
+        return error_reply("rest-json", ApiError(
+            404, "UnknownOperationException",
+            f"nothing at {req.method} {req.raw_path}: the sandbox serves the AWS APIs (SigV4-signed), "
+            f"/identity/v2/job/* (SpaceONE) and /cloud/* (EmbedThis)"))
+
+    def _call(self, module, req: Request, now: float) -> Reply:
+        with self.store.lock:
+            try:
+                reply = module.handle(req, self.store.data[module.NAME], now)
+            except ApiError as error:
+                reply = error_reply(module.PROTOCOL, error)
+            except Exception:  # a sandbox bug: answer as the service would, keep serving, show the trace
+                print(traceback.format_exc(), file=sys.stderr, flush=True)
+                reply = error_reply(module.PROTOCOL, ApiError(500, INTERNAL_ERROR[module.PROTOCOL],
+                                                              "the sandbox failed on this request; see its log"))
+            reply.protocol = module.PROTOCOL
+            try:
+                self.store.save_if_changed()
+            except OSError as exc:
+                print(f"warning: cannot write the state file: {exc.strerror}", file=sys.stderr, flush=True)
+        return reply
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that also closes the kept-alive connections it still holds when stopped, so a
+    stopped sandbox answers nothing more."""
+
+    daemon_threads = True
+    sandbox: Sandbox
+
+    def __init__(self, *args, **kwargs):
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "jobs-connector-sandbox"
+    sys_version = ""
+
+    def log_message(self, format, *args):  # noqa: A002 - the sandbox logs one line per request itself
+        pass
+
+    def _plain_error(self, status: int, message: str) -> None:
+        reply = error_reply("rest-json", ApiError(status, "InvalidRequestException", message))
+        self._send(reply)
+        self.close_connection = True
+
+    def _send(self, reply: Reply) -> None:
+        payload = reply.encoded()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", CONTENT_TYPES[reply.protocol])
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _serve(self) -> None:
+        if self.headers.get("Transfer-Encoding"):
+            return self._plain_error(411, "send the body with a Content-Length")
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit():
+            return self._plain_error(400, "Content-Length is not a number")
+        if int(length) > MAX_BODY_BYTES:
+            return self._plain_error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        body = self.rfile.read(int(length)) if int(length) else b""
+        target = self.path
+        if "://" in target.split("?", 1)[0]:  # absolute-form request target: keep the path
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path, _, query = target.partition("?")
+        request = Request(self.command, path or "/", query, self.headers, body)
+        self._send(self.server.sandbox.handle(request))
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve

@@ -1,0 +1,197 @@
+"""SpaceONE (Cloudforet) identity v2 jobs: POST /identity/v2/job/{list,get,delete,stat}.
+
+Any non-empty `Authorization: Bearer <token>` is accepted (401 ERROR_AUTHENTICATE_FAILURE otherwise).
+`list` pages with query.page.start (1-based) and query.page.limit and answers total_count (the number of
+matches before paging); it filters by job_id, status, workspace_id, trusted_account_id, plugin_id and by
+query.filter conditions ({k, v, o} with o = eq | not | in | not_in | contain), and sorts by query.sort
+(newest first by default). `stat` answers query.distinct, or query.aggregate with group keys and count /
+sum / min / max fields. Errors have SpaceONE's shape: {"detail": {"code": "ERROR_...", "message": ...}}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .wire import ApiError, Reply, Request, member
+
+NAME = "spaceone"
+PROTOCOL = "spaceone"
+PREFIX = "/identity/v2/job/"
+DOMAIN = "domain-5a4db0c00001"
+FILTER_KEYS = ("job_id", "status", "workspace_id", "trusted_account_id", "plugin_id")
+
+
+def _bad(message: str, code: str = "ERROR_INVALID_PARAMETER") -> ApiError:
+    return ApiError(400, code, message)
+
+
+def _required(key: str) -> ApiError:
+    return ApiError(400, "ERROR_REQUIRED_PARAMETER", f"Required parameter. (key = {key})")
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(epoch * 1000) % 1000:03d}Z"
+
+
+def seed(now: float) -> dict:
+    plugins = ("plugin-aws-cloud-service-inven-collector", "plugin-azure-inven-collector",
+               "plugin-google-cloud-inven-collector")
+    statuses = ("SUCCESS", "SUCCESS", "FAILURE", "SUCCESS", "CANCELED", "SUCCESS", "IN_PROGRESS")
+    jobs = {}
+    for n, status in enumerate(statuses, start=1):  # seven jobs: three pages of list at limit 3
+        created = now - 3600 * (8 - n)
+        job = {
+            "job_id": f"job-5a4db0c0{n:04x}", "status": status, "options": {},
+            "resource_group": "WORKSPACE" if n % 2 else "DOMAIN", "domain_id": DOMAIN,
+            "workspace_id": f"workspace-5a4db0c0000{1 + n % 2}", "trusted_account_id": f"ta-5a4db0c0000{1 + n % 3}",
+            "plugin_id": plugins[n % 3], "created_at": _iso(created), "updated_at": _iso(created + 90),
+        }
+        if status != "IN_PROGRESS":
+            job["finished_at"] = _iso(created + 90)
+        if status == "FAILURE":
+            job["error_message"] = "collector timed out after 3 retries (sandbox demo data)"
+        jobs[job["job_id"]] = job
+    return {"jobs": jobs}
+
+
+def _job(state: dict, body: dict) -> dict:
+    job_id = body.get("job_id")
+    if not job_id:
+        raise _required("job_id")
+    if not isinstance(job_id, str):
+        raise _bad("Invalid parameter type. (key = job_id, type = str)", "ERROR_INVALID_PARAMETER_TYPE")
+    job = state["jobs"].get(job_id)
+    if job is None:
+        raise ApiError(404, "ERROR_NOT_FOUND", f"Value not found. (job_id = {job_id})")
+    return job
+
+
+def _matches(job: dict, condition) -> bool:
+    if not isinstance(condition, dict) or "k" not in condition:
+        raise _bad("query.filter conditions are objects {k, v, o}")
+    key, value, op = condition["k"], condition.get("v"), condition.get("o", "eq")
+    actual = job.get(key)
+    if op == "eq":
+        return actual == value
+    if op == "not":
+        return actual != value
+    if op in ("in", "not_in"):
+        if not isinstance(value, list):
+            raise _bad(f"query.filter operator {op} needs a list value")
+        return (actual in value) == (op == "in")
+    if op == "contain":
+        return isinstance(actual, str) and str(value).lower() in actual.lower()
+    raise _bad(f"query.filter operator '{op}' is not supported by the sandbox (eq, not, in, not_in, contain)")
+
+
+def _select(state: dict, body: dict, query: dict) -> list[dict]:
+    jobs = list(state["jobs"].values())
+    for key in FILTER_KEYS:
+        if body.get(key) is not None:
+            jobs = [j for j in jobs if j.get(key) == body[key]]
+    conditions = query.get("filter") or []
+    if not isinstance(conditions, list):
+        raise _bad("query.filter must be a list")
+    jobs = [j for j in jobs if all(_matches(j, c) for c in conditions)]
+    sort = query.get("sort") or [{"key": "created_at", "desc": True}]
+    for rule in reversed(sort if isinstance(sort, list) else [sort]):
+        if not isinstance(rule, dict) or not isinstance(rule.get("key"), str):
+            raise _bad("query.sort entries are objects {key, desc}")
+        jobs.sort(key=lambda j, k=rule["key"]: (j.get(k) is None, str(j.get(k) or "")), reverse=bool(rule.get("desc")))
+    return jobs
+
+
+def _page(items: list, query: dict) -> list:
+    page = query.get("page")
+    if page is None:
+        return items
+    if not isinstance(page, dict):
+        raise _bad("query.page must be an object {start, limit}")
+    start, limit = page.get("start", 1), page.get("limit")
+    if not isinstance(start, int) or isinstance(start, bool) or start < 1:
+        raise _bad("query.page.start must be a whole number of at least 1 (it is 1-based)")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise _bad("query.page.limit must be a whole number of at least 1")
+    return items[start - 1:start - 1 + limit if limit else None]
+
+
+def _query(body: dict, required: bool = False) -> dict:
+    query = member(body, "query", "object", _bad)
+    if query is None:
+        if required:
+            raise _required("query")
+        return {}
+    return query
+
+
+def job_list(state: dict, body: dict) -> dict:
+    query = _query(body)
+    jobs = _select(state, body, query)
+    return {"results": _page(jobs, query), "total_count": len(jobs)}
+
+
+def job_get(state: dict, body: dict) -> dict:
+    return _job(state, body)
+
+
+def job_delete(state: dict, body: dict) -> dict:
+    job = _job(state, body)
+    del state["jobs"][job["job_id"]]
+    return {}
+
+
+def _aggregate(jobs: list[dict], spec) -> list[dict]:
+    group = spec.get("group") if isinstance(spec, dict) else None
+    if not isinstance(group, dict):
+        raise _bad("query.aggregate entries are objects {group: {keys, fields}}")
+    keys = [(k["key"], k.get("name", k["key"])) for k in group.get("keys", []) if isinstance(k, dict) and "key" in k]
+    fields = group.get("fields", [])
+    buckets: dict[tuple, list[dict]] = {}
+    for job in jobs:
+        buckets.setdefault(tuple(job.get(k) for k, _ in keys), []).append(job)
+    results = []
+    for values, members in buckets.items():
+        row = {name: value for (_, name), value in zip(keys, values, strict=True)}
+        for spec_field in fields:
+            if not isinstance(spec_field, dict) or "name" not in spec_field:
+                raise _bad("query.aggregate group fields are objects {name, operator, key}")
+            op, key = spec_field.get("operator", "count"), spec_field.get("key")
+            numbers = [m[key] for m in members if isinstance(m.get(key), (int, float))] if key else []
+            if op == "count":
+                row[spec_field["name"]] = len(members)
+            elif op in ("sum", "min", "max"):
+                row[spec_field["name"]] = {"sum": sum, "min": min, "max": max}[op](numbers) if numbers else 0
+            else:
+                raise _bad(f"aggregate operator '{op}' is not supported by the sandbox (count, sum, min, max)")
+        results.append(row)
+    return results
+
+
+def job_stat(state: dict, body: dict) -> dict:
+    query = _query(body, required=True)
+    jobs = _select(state, {}, {"filter": query.get("filter")})
+    if isinstance(query.get("distinct"), str):
+        values = sorted({str(j[query["distinct"]]) for j in jobs if j.get(query["distinct"]) is not None})
+        return {"results": _page(values, query), "total_count": len(values)}
+    aggregate = query.get("aggregate")
+    if aggregate is None:
+        raise _bad("query needs 'distinct' or 'aggregate' (for example "
+                   "{\"aggregate\": [{\"group\": {\"keys\": [{\"key\": \"status\", \"name\": \"status\"}], "
+                   "\"fields\": [{\"operator\": \"count\", \"name\": \"count\"}]}}]})")
+    rows = jobs
+    for spec in aggregate if isinstance(aggregate, list) else [aggregate]:
+        rows = _aggregate(rows, spec)
+    return {"results": _page(rows, query), "total_count": len(rows)}
+
+
+OPERATIONS = {"list": job_list, "get": job_get, "delete": job_delete, "stat": job_stat}
+
+
+def handle(req: Request, state: dict, now: float) -> Reply:
+    verb = req.raw_path[len(PREFIX):] if req.raw_path.startswith(PREFIX) else None
+    if req.method != "POST" or verb not in OPERATIONS:
+        raise ApiError(404, "ERROR_NOT_FOUND",
+                       f"Value not found. (path = {req.method} {req.raw_path}; the sandbox serves POST "
+                       f"{PREFIX}{{{','.join(OPERATIONS)}}})")
+    body = req.json(lambda m: _bad(m, "ERROR_INVALID_ARGUMENT"))
+    return Reply(200, OPERATIONS[verb](state, body), protocol=PROTOCOL)
