@@ -116,6 +116,8 @@ class Runtime:
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer)
             page = parse_json(answer.content, answer.status)
+            # Known before validating: an error about a malformed answer must not quote its secrets.
+            redactor.add(*secret_values(page, action.out_schema))
             validate_output(action.out_schema, page)
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
@@ -124,7 +126,6 @@ class Runtime:
                     f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
                     f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired") from None
             raise
-        redactor.add(*secret_values(page, action.out_schema))
         return page
 
     # -- the whole step ---------------------------------------------------------------------------
