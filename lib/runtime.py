@@ -122,9 +122,11 @@ class Runtime:
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname
-                raise ServiceRetired(
+                retired = ServiceRetired(
                     f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
-                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired") from None
+                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired")
+                retired.attempts = exc.attempts
+                raise retired from None
             raise
         return page
 
@@ -154,18 +156,19 @@ class Runtime:
 
     def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress):
         request_body = paging.first_body(body) if hasattr(paging, "first_body") else body
-        pages, seen = [], 0
+        pages, fetched, seen = [], 0, 0  # `pages` keeps pages only for fetchAll; `fetched` counts them all
         while True:
             page = self.call(action, request_body, target, redactor, observer)
+            fetched += 1
             items = page.get(paging.items) or []
             seen += len(items)
             if progress:
-                progress(len(pages) + 1, seen)
+                progress(fetched, seen)
             if behaviour == "fetchPage":
                 yield page
                 return
             next_body = paging.next_body(request_body, page, seen)
-            more = next_body is not None and len(pages) + 1 < max_pages
+            more = next_body is not None and fetched < max_pages
             if behaviour == "emitIndividually":
                 yield from items
             else:
