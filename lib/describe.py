@@ -21,6 +21,8 @@ def constraints(schema: dict) -> str:
         rules.append(f"keys match {schema['propertyNames']['pattern']}")
     if schema.get("x-secret"):
         rules.append("secret")
+    elif isinstance(schema.get("additionalProperties"), dict) and schema["additionalProperties"].get("x-secret"):
+        rules.append("secret values")  # a map whose keys may be shown but whose values may not
     if schema.get("default") is not None:
         rules.append(f"default {json.dumps(schema['default'])}")
     return ", ".join(rules)

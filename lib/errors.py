@@ -141,12 +141,15 @@ _CODE_TYPES = {
     "MissingAuthenticationTokenException": AuthError,
     "InvalidClientTokenId": AuthError,
     "CertificateValidationException": AuthError,
+    "InvalidClientTokenException": AuthError,  # CodePipeline: not the client token of this job's partner
     "ResourceNotFoundException": NotFound,
     "JobNotFoundException": NotFound,
+    "ActionTypeNotFoundException": NotFound,
     "ConflictException": Conflict,
     "InvalidStateTransitionException": Conflict,
     "TerminalStateException": Conflict,
     "InvalidJobStateException": Conflict,
+    "InvalidNonceException": Conflict,  # CodePipeline: another worker holds the job, or a stale nonce
     "ServiceUnavailableException": ServiceUnavailable,
     "InternalServerException": ServiceUnavailable,
     "InternalFailure": ServiceUnavailable,

@@ -116,15 +116,18 @@ class Runtime:
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer)
             page = parse_json(answer.content, answer.status)
+            # Known before validating: an error about a malformed answer must not quote its secrets.
+            redactor.add(*secret_values(page, action.out_schema))
             validate_output(action.out_schema, page)
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname
-                raise ServiceRetired(
+                retired = ServiceRetired(
                     f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
-                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired") from None
+                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired")
+                retired.attempts = exc.attempts
+                raise retired from None
             raise
-        redactor.add(*secret_values(page, action.out_schema))
         return page
 
     # -- the whole step ---------------------------------------------------------------------------

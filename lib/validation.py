@@ -70,15 +70,36 @@ def field_path(path) -> str:
     return out
 
 
-def _shown(error: ValidationError) -> str:
-    """A short view of the refused value, never for a secret field."""
-    if isinstance(error.schema, dict) and error.schema.get("x-secret"):
+def _holds_secret(schema) -> bool:
+    if isinstance(schema, dict):
+        return bool(schema.get("x-secret")) or any(_holds_secret(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_holds_secret(v) for v in schema)
+    return False
+
+
+def _secret_involved(error: ValidationError, root: dict | None) -> bool:
+    """True when the refused value is a secret field, lies under one, or may contain one."""
+    node = root
+    for part in error.absolute_schema_path:
+        if isinstance(node, dict) and node.get("x-secret"):
+            return True
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    return _holds_secret(error.schema)
+
+
+def _shown(error: ValidationError, root: dict | None = None) -> str:
+    """A short view of the refused value, never for (or around) a secret field."""
+    if _secret_involved(error, root):
         return ""
     text = repr(error.instance)
     return f" (got {text[:60]}{'...' if len(text) > 60 else ''})"
 
 
-def _explain(error: ValidationError, where: str) -> tuple[str, str, str]:
+def _explain(error: ValidationError, where: str, root: dict | None = None) -> tuple[str, str, str]:
     """(field, rule, sentence) for one jsonschema error."""
     rule = error.validator
     path = field_path(error.absolute_path)
@@ -117,8 +138,8 @@ def _explain(error: ValidationError, where: str) -> tuple[str, str, str]:
     }
     sentence = sentences.get(rule, error.message)
     if "propertyNames" in error.absolute_schema_path:  # a map key broke its rule
-        return field, f"key-{rule}", f"{where} field '{field}' has a key that {sentence}{_shown(error)}"
-    return field, rule, f"{where} field '{field}' {sentence}{_shown(error)}"
+        return field, f"key-{rule}", f"{where} field '{field}' has a key that {sentence}{_shown(error, root)}"
+    return field, rule, f"{where} field '{field}' {sentence}{_shown(error, root)}"
 
 
 def _sorted_errors(validator, instance) -> list[ValidationError]:
@@ -132,7 +153,7 @@ def validate_input(schema: dict, body) -> None:
                        field="(body)", rule="type")
     errors = _sorted_errors(validator_for(schema), body)
     if errors:
-        field, rule, sentence = _explain(errors[0], "input")
+        field, rule, sentence = _explain(errors[0], "input", schema)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise BadInput(sentence + more, field=field, rule=rule)
 
@@ -141,5 +162,5 @@ def validate_output(schema: dict, body) -> None:
     """The service's answer must have the shape the API documents."""
     errors = _sorted_errors(validator_for(schema), body)
     if errors:
-        field, rule, sentence = _explain(errors[0], "response")
+        field, rule, sentence = _explain(errors[0], "response", schema)
         raise UnexpectedResponse(f"the service answered with an unexpected shape: {sentence}")

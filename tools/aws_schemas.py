@@ -18,6 +18,13 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Shapes that carry secrets although the model does not mark them `sensitive`, per service.
+# codepipeline: the clientToken proves the caller may work on a third-party job, and
+# GetThirdPartyJobDetails returns the action's configuration values, secret ones included (seed 004).
+SECRET_SHAPES: dict[str, frozenset[str]] = {
+    "codepipeline": frozenset({"ClientToken", "ActionConfigurationValue"}),
+}
+
 
 def load_model(service: str) -> dict:
     import botocore.session
@@ -43,8 +50,9 @@ def anchored(pattern: str) -> str:
     return f"^(?:{pattern})$"
 
 
-def to_schema(shape, *, strict: bool, seen=()) -> dict:
-    """JSON Schema for a botocore shape. strict: refuse unknown members (input side)."""
+def to_schema(shape, *, strict: bool, seen=(), secret_shapes: frozenset[str] = frozenset()) -> dict:
+    """JSON Schema for a botocore shape. strict: refuse unknown members (input side).
+    secret_shapes: names of shapes to mark secret besides those the model marks `sensitive`."""
     if shape.name in seen:
         raise ValueError(f"recursive shape {shape.name}")
     seen = (*seen, shape.name)
@@ -53,7 +61,7 @@ def to_schema(shape, *, strict: bool, seen=()) -> dict:
     if kind == "structure":
         out: dict = {"type": "object", "properties": {}}
         for name, member in shape.members.items():
-            sub = to_schema(member, strict=strict, seen=seen)
+            sub = to_schema(member, strict=strict, seen=seen, secret_shapes=secret_shapes)
             doc = describe(member.documentation)
             if doc:
                 sub = {"description": doc, **sub}
@@ -63,14 +71,16 @@ def to_schema(shape, *, strict: bool, seen=()) -> dict:
         if strict:
             out["additionalProperties"] = False
     elif kind == "list":
-        out = {"type": "array", "items": to_schema(shape.member, strict=strict, seen=seen)}
+        out = {"type": "array",
+               "items": to_schema(shape.member, strict=strict, seen=seen, secret_shapes=secret_shapes)}
         if "min" in meta:
             out["minItems"] = meta["min"]
         if "max" in meta:
             out["maxItems"] = meta["max"]
     elif kind == "map":
-        out = {"type": "object", "propertyNames": to_schema(shape.key, strict=strict, seen=seen),
-               "additionalProperties": to_schema(shape.value, strict=strict, seen=seen)}
+        out = {"type": "object",
+               "propertyNames": to_schema(shape.key, strict=strict, seen=seen, secret_shapes=secret_shapes),
+               "additionalProperties": to_schema(shape.value, strict=strict, seen=seen, secret_shapes=secret_shapes)}
         if "min" in meta:
             out["minProperties"] = meta["min"]
         if "max" in meta:
@@ -107,28 +117,24 @@ def to_schema(shape, *, strict: bool, seen=()) -> dict:
         out = {"type": "number", "description": "seconds since 1970-01-01T00:00:00Z"}
     else:  # document
         out = {}
-    if meta.get("sensitive"):
+    if meta.get("sensitive") or shape.name in secret_shapes:
         out["x-secret"] = True
     return out
 
 
-def write_operation(service: str, operation: str) -> None:
+def operation_schemas(service: str, operation: str) -> tuple[dict, dict, dict]:
+    """(input schema, output schema, HTTP binding) of one operation, as the files hold them."""
     model = load_model(service)
     op = model.operation_model(operation)
+    secret_shapes = SECRET_SHAPES.get(service, frozenset())
     title = f"{service}.{operation}"
     in_schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"{title} input",
                  "description": describe(op.documentation, 500)}
-    in_schema.update(to_schema(op.input_shape, strict=True) if op.input_shape else
+    in_schema.update(to_schema(op.input_shape, strict=True, secret_shapes=secret_shapes) if op.input_shape else
                      {"type": "object", "properties": {}, "additionalProperties": False})
     out_schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"{title} output"}
-    out_schema.update(to_schema(op.output_shape, strict=False) if op.output_shape else
+    out_schema.update(to_schema(op.output_shape, strict=False, secret_shapes=secret_shapes) if op.output_shape else
                       {"type": "object", "properties": {}})
-    folder = os.path.join(ROOT, "schemas", service)
-    os.makedirs(folder, exist_ok=True)
-    for suffix, schema in (("in", in_schema), ("out", out_schema)):
-        with open(os.path.join(folder, f"{operation}.{suffix}.json"), "w", encoding="utf-8") as fh:
-            json.dump(schema, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
     binding = {"METHOD": op.http.get("method"), "PATH": op.http.get("requestUri")}
     members = op.input_shape.members if op.input_shape else {}
     binding["QUERY"] = {n: m.serialization["name"] for n, m in members.items()
@@ -136,7 +142,18 @@ def write_operation(service: str, operation: str) -> None:
     binding["HEADERS"] = {n: m.serialization["name"] for n, m in members.items()
                           if m.serialization.get("location") == "header"}
     binding["IDEMPOTENCY_TOKEN"] = [n for n, m in members.items() if m.metadata.get("idempotencyToken")]
-    print(title, json.dumps(binding))
+    return in_schema, out_schema, binding
+
+
+def write_operation(service: str, operation: str) -> None:
+    in_schema, out_schema, binding = operation_schemas(service, operation)
+    folder = os.path.join(ROOT, "schemas", service)
+    os.makedirs(folder, exist_ok=True)
+    for suffix, schema in (("in", in_schema), ("out", out_schema)):
+        with open(os.path.join(folder, f"{operation}.{suffix}.json"), "w", encoding="utf-8") as fh:
+            json.dump(schema, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    print(f"{service}.{operation}", json.dumps(binding))
 
 
 if __name__ == "__main__":
