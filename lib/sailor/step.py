@@ -74,6 +74,8 @@ class StepRunner:
                 if self.stop_requested.is_set() or (max_messages is not None and self.processed >= max_messages):
                     break
         finally:
+            if self.stop_requested.is_set():
+                log.info("stopping on request")
             if self.link.is_open:
                 try:
                     returned = self.link.stop_consuming()
