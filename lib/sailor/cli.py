@@ -22,7 +22,8 @@ log = logging.getLogger("jobs_connector.sailor")
 
 
 def add_arguments(parser) -> None:
-    parser.description = __doc__.split("\n\n")[0]
+    parser.description = ("The container's entry point on the integration platform: run the step the ELASTICIO_* "
+                          "environment describes, or answer one platform service call.")
     parser.add_argument("method", nargs="?", choices=SERVICE_METHODS,
                         help="answer one platform service call instead of running the step")
 
