@@ -11,7 +11,8 @@ zeros) or for one item of a list. The answer says what is wrong:
 - an answer that is not the API's (wrong endpoint), throttling or an outage: not verified, with the reason.
 
 A service counts as configured when one of its credential fields is filled in. A service whose actions are
-not part of this build is reported as not available instead of being probed.
+not part of this build is reported as not available instead of being probed. The AWS keys are probed on
+IoT Jobs and CodePipeline; Panorama, retired by AWS, is not probed.
 """
 
 from __future__ import annotations

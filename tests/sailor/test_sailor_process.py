@@ -171,3 +171,21 @@ def test_shutdown_hook_needs_no_broker(monkeypatch):
     monkeypatch.setenv("ELASTICIO_FUNCTION", "iot-jobs-data.GetPendingJobExecutions")
     monkeypatch.setenv("ELASTICIO_HOOK_SHUTDOWN", "1")
     assert run_cli("ipaas").code == 0
+
+
+def test_a_dropped_broker_connection_is_reopened(platform, rabbit, tmp_path):
+    with FakeCloud() as cloud:
+        runner = start_runner(platform, cloud, tmp_path, ELASTICIO_AMQP_RECONNECT_ATTEMPTS="3")
+        try:
+            wait_for(lambda: "listening on" in (tmp_path / "runner.log").read_text(), what="the runner to listen")
+            listed = rabbit.ctl("list_connections", "-q", "--no-table-headers", "pid", "client_properties")
+            [pid] = [line.split()[0] for line in listed.stdout.splitlines() if '-jobs-connector"' in line]
+            closed = rabbit.ctl("close_connection", pid, "test: connection dropped")
+            assert closed.returncode == 0, closed.stderr
+            wait_for(lambda: "reconnecting" in (tmp_path / "runner.log").read_text(), what="the reconnect")
+            platform.send({"body": {"thingName": "thing-1"}})
+            [out] = platform.take("data", timeout=20)
+        finally:
+            code = stop(runner)
+        assert code == 0, (tmp_path / "runner.log").read_text()
+        assert out.value["body"] == PENDING

@@ -95,8 +95,11 @@ class RabbitNode:
         return self
 
     def _wait_until_ready(self) -> None:
+        import logging
+
         import pika
 
+        logging.getLogger("pika").setLevel(logging.CRITICAL)  # refused connections are expected until it is up
         deadline = time.monotonic() + START_TIMEOUT
         last = None
         while time.monotonic() < deadline:
@@ -118,6 +121,11 @@ class RabbitNode:
                 return "".join(fh.readlines()[-lines:])
         except OSError:
             return ""
+
+    def ctl(self, *args: str, timeout: float = 15) -> subprocess.CompletedProcess:
+        """rabbitmqctl against this node."""
+        ctl = _find(CTL_CANDIDATES, "rabbitmqctl")
+        return subprocess.run([ctl, *args], env=self.env(), capture_output=True, text=True, timeout=timeout)
 
     def stop(self) -> None:
         ctl = _find(CTL_CANDIDATES, "rabbitmqctl")
