@@ -17,21 +17,20 @@ EMIT_FIELDS = {
     "emitBehaviour": {
         "label": "Emit behaviour",
         "viewClass": "SelectView",
-        "required": False,
-        "prompt": "Fetch all (default)",
         "model": {
-            "fetchAll": "Fetch all: every page merged into one message",
-            "fetchPage": "Fetch page: one page, with the cursor to continue from",
-            "emitIndividually": "Emit individually: one message per item",
+            "fetchAll": "Fetch all pages into one message",
+            "fetchPage": "Fetch one page",
+            "emitIndividually": "Emit each item individually",
         },
-        "note": "How the results of this list are emitted. Fetch all is the default.",
+        "prompt": "Fetch all",
+        "required": False,
     },
     "maxPages": {
-        "label": "Maximum pages",
+        "label": "Page limit",
         "viewClass": "TextFieldView",
         "required": False,
         "placeholder": str(DEFAULT_MAX_PAGES),
-        "note": f"Stop after this many pages (default {DEFAULT_MAX_PAGES}), for Fetch all and Emit individually.",
+        "note": f"Stop after this many pages (fetchAll and emitIndividually); {DEFAULT_MAX_PAGES} by default.",
     },
 }
 

@@ -36,20 +36,38 @@ def checks_by_service(result):
     return {c["service"]: c for c in result["checks"]}
 
 
+def aws_answers(iot: Reply, codepipeline: Reply | None = None):
+    """The AWS probes' answers: IoT Jobs by path, CodePipeline (json-1.1) by its X-Amz-Target."""
+    codepipeline = codepipeline or Reply(400, {"__type": "JobNotFoundException", "message": "no such job"})
+
+    def route(request):
+        return codepipeline if request.headers.get("X-Amz-Target", "").startswith("CodePipeline_") else iot
+
+    return route
+
+
+def iot_requests(server):
+    return [r for r in server.requests if r.path.startswith("/things/")]
+
+
 def test_aws_key_accepted_when_the_made_up_job_is_not_found(loopback, runtime):
-    loopback.script.append(Reply(404, {"message": "not found"}, {"x-amzn-ErrorType": "ResourceNotFoundException"}))
+    loopback.default = aws_answers(Reply(404, {"message": "not found"},
+                                         {"x-amzn-ErrorType": "ResourceNotFoundException"}))
     result = verify_credentials(aws_cfg(loopback.url), runtime)
     assert result["verified"] is True and "reason" not in result
-    [request] = loopback.requests
+    [request] = iot_requests(loopback)
     assert request.path == f"/things/{PROBE_NAME}/jobs/{PROBE_NAME}"
     assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={FAKE_ACCESS_KEY}/")
     assert f"/{REGION}/iot-jobs-data/aws4_request" in request.headers["Authorization"]
     assert checks_by_service(result)["iot-jobs-data"]["outcome"] == "verified"
+    assert len(loopback.requests) <= 2  # one cheap call per AWS service present in this build
 
 
 def test_a_refused_key_is_a_bad_key(loopback, runtime):
-    loopback.script.append(Reply(403, {"message": "The security token included in the request is invalid."},
-                                 {"x-amzn-ErrorType": "UnrecognizedClientException"}))
+    message = "The security token included in the request is invalid."
+    loopback.default = aws_answers(
+        Reply(403, {"message": message}, {"x-amzn-ErrorType": "UnrecognizedClientException"}),
+        Reply(400, {"__type": "UnrecognizedClientException", "message": message}))
     result = verify_credentials(aws_cfg(loopback.url), runtime)
     assert result["verified"] is False
     assert checks_by_service(result)["iot-jobs-data"]["outcome"] == "bad-credentials"
@@ -58,10 +76,18 @@ def test_a_refused_key_is_a_bad_key(loopback, runtime):
 
 
 def test_access_denied_means_a_valid_key_with_a_narrow_policy(loopback, runtime):
-    loopback.script.append(Reply(403, {"message": "denied"}, {"x-amzn-ErrorType": "AccessDeniedException"}))
+    loopback.default = aws_answers(Reply(403, {"message": "denied"}, {"x-amzn-ErrorType": "AccessDeniedException"}))
     result = verify_credentials(aws_cfg(loopback.url), runtime)
     assert result["verified"] is True
     assert checks_by_service(result)["iot-jobs-data"]["outcome"] == "warning"
+
+
+def test_probe_inputs_fit_the_actions_of_this_build():
+    """Each probe sends its preferred (cheapest) input to the real action, not a fallback."""
+    present = [p for p in verify.PROBES if p.action in registry.component()["actions"]]
+    assert present, "no service of this build can be verified"
+    for probe in present:
+        assert verify._probe_body(probe.action, probe.bodies) == probe.bodies[0], probe.action
 
 
 def test_an_unreachable_endpoint_is_a_bad_endpoint_not_a_bad_key(runtime):
@@ -163,7 +189,7 @@ def run_service(monkeypatch, method, platform, **env):
 def test_verify_credentials_posts_the_answer_to_the_platform(monkeypatch, loopback):
     aws = LoopbackServer().start()
     try:
-        aws.script.append(Reply(404, {"message": "nope"}, {"x-amzn-ErrorType": "ResourceNotFoundException"}))
+        aws.default = aws_answers(Reply(404, {"message": "nope"}, {"x-amzn-ErrorType": "ResourceNotFoundException"}))
         result, post = run_service(monkeypatch, "verifyCredentials", loopback,
                                    ELASTICIO_CFG=json.dumps(aws_cfg(aws.url)))
     finally:
