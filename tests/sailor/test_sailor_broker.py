@@ -215,3 +215,27 @@ def test_an_unknown_function_is_reported_on_the_error_route(platform):
     [err] = platform.take("error")
     assert "iot-jobs-data.NoSuchThing" in err.value["error"]["message"]
     assert err.headers["stepId"] == "step_2" and "errorInput" not in err.value
+
+
+def test_a_step_that_outlives_the_stop_grace_is_left_for_redelivery(platform, loopback):
+    started, release = threading.Event(), threading.Event()
+
+    def process(key, msg, cfg, emit):
+        started.set()
+        release.wait(10)
+        emit("data", {"body": {"late": True}})
+        emit("end", {})
+
+    platform.send({"body": {}})
+    settings = read_settings(platform.env())
+    link = AmqpLink(settings).connect()
+    runner = StepRunner(settings, step_for(loopback), link, process=process, grace_seconds=0.3)
+    threading.Thread(target=lambda: started.wait(10) and runner.request_stop(), daemon=True).start()
+    try:
+        assert runner.serve() == 0  # stopped with the message in hand, not acknowledged
+    finally:
+        link.close()
+        release.set()
+    assert platform.ready("data") == 0
+    [again] = platform.take("input")  # back in the queue for the next runner
+    assert again.redelivered and again.value == {"body": {}}
