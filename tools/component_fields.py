@@ -1,0 +1,48 @@
+"""Write the emit-behaviour step fields into component.json for every list action (module with PAGING).
+
+    python tools/component_fields.py           # update component.json in place
+    python tools/component_fields.py --check   # exit 1 if component.json is not up to date
+
+Run it after adding or changing list actions; tests/test_component_platform.py fails until it is run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from lib.registry import COMPONENT_FILE, component  # noqa: E402
+from lib.sailor.fields import paging_action_keys, with_emit_fields  # noqa: E402
+
+
+def rendered() -> str:
+    return json.dumps(with_emit_fields(component(), paging_action_keys()), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only report whether component.json is up to date")
+    args = parser.parse_args(argv)
+    text = rendered()
+    with open(COMPONENT_FILE, encoding="utf-8") as fh:
+        current = fh.read()
+    if args.check:
+        if current != text:
+            print("component.json: the list actions' emit fields are not up to date; "
+                  "run python tools/component_fields.py", file=sys.stderr)
+            return 1
+        return 0
+    if current != text:
+        with open(COMPONENT_FILE, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print("component.json updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
