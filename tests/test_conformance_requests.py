@@ -157,3 +157,37 @@ def test_the_comparison_sees_a_changed_path_encoding(aws_env, frozen_botocore_cl
     found = differences(key, {"thingName": "a:b", "jobId": "$next"}, False)
     assert any(line.startswith("path /things/a:b/jobs/$next") for line in found), found
     assert unquote("/things/a%3Ab/jobs/%24next") == "/things/a:b/jobs/$next"  # same value, other bytes
+
+
+# --- blobs: the string we send is the one boto3 sends for the same bytes ---------------------------
+
+BLOB_SCHEMA = {"type": "object", "properties": {"b": {"type": "string", "contentEncoding": "base64"}},
+               "additionalProperties": False}
+
+
+@pytest.mark.parametrize("value", ["QR==", "AQ=", "AQ", "A Q==", "AQ==\n", "not base64!", "\u00e9"])
+def test_a_blob_that_is_not_canonical_base64_is_refused(value):
+    """'QR==' decodes to the byte boto3 would send as 'AQ==': only the canonical form is the same request."""
+    from lib.errors import BadInput
+    from lib.validation import validate_input
+
+    with pytest.raises(BadInput) as caught:
+        validate_input(BLOB_SCHEMA, {"b": value})
+    assert (caught.value.field, caught.value.rule) == ("b", "contentEncoding")
+
+
+@pytest.mark.parametrize("value", ["", "AA==", "AQI=", "AQID", "+/+/"])
+def test_canonical_base64_is_accepted(value):
+    from lib.validation import validate_input
+
+    validate_input(BLOB_SCHEMA, {"b": value})
+
+
+def test_a_blob_reaches_the_wire_as_boto3_sends_it(aws_env, frozen_botocore_clock):
+    key = "iot-jobs-data.StartCommandExecution"
+    if key not in KEYS:
+        pytest.skip(f"{key} is not in component.json")
+    body = {"targetArn": "arn:t", "commandArn": "arn:c", "clientToken": TOKEN,
+            "parameters": {"p": {"BIN": "AQID/w=="}, "q": {"S": "x", "B": True}}}
+    assert differences(key, body, with_token=False) == []
+    assert json.loads(ours(key, body, False).body)["parameters"]["p"]["BIN"] == "AQID/w=="
