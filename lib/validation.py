@@ -42,7 +42,14 @@ def _content_encoding(validator, encoding, instance, schema):
             yield ValidationError("is not base64 encoded")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern, "contentEncoding": _content_encoding})
+def _is_integer(checker, instance) -> bool:
+    # JSON Schema counts 5.0 as an integer; the AWS SDKs refuse it for an integer or long member, and
+    # serialising it would send '5.0' where the service expects 5.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern, "contentEncoding": _content_encoding},
+                               type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
 @lru_cache(maxsize=512)

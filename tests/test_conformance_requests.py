@@ -191,3 +191,23 @@ def test_a_blob_reaches_the_wire_as_boto3_sends_it(aws_env, frozen_botocore_cloc
             "parameters": {"p": {"BIN": "AQID/w=="}, "q": {"S": "x", "B": True}}}
     assert differences(key, body, with_token=False) == []
     assert json.loads(ours(key, body, False).body)["parameters"]["p"]["BIN"] == "AQID/w=="
+
+
+# --- integers: what boto3 refuses, we refuse before sending -----------------------------------------
+
+def test_an_integral_float_for_an_integer_member_is_refused(aws_env):
+    """JSON Schema counts 5.0 as an integer; boto3 refuses it for a long, and we would send 'executionNumber=5.0'."""
+    from botocore.exceptions import ParamValidationError
+
+    from lib.errors import BadInput
+
+    key = "iot-jobs-data.DescribeJobExecution"
+    if key not in KEYS:
+        pytest.skip(f"{key} is not in component.json")
+    body = {"thingName": "t", "jobId": "j", "executionNumber": 5.0}
+    with pytest.raises(ParamValidationError):
+        capture(False).request(key, body)
+    with pytest.raises(BadInput) as caught:
+        Runtime().prepare_input(get_action(key), body)
+    assert (caught.value.field, caught.value.rule) == ("executionNumber", "type")
+    Runtime().prepare_input(get_action(key), {**body, "executionNumber": 5})
