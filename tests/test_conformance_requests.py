@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
@@ -156,7 +156,6 @@ def test_the_comparison_sees_a_changed_path_encoding(aws_env, frozen_botocore_cl
                         lambda value, safe="-._~": real(value, safe=safe + ":$"))
     found = differences(key, {"thingName": "a:b", "jobId": "$next"}, False)
     assert any(line.startswith("path /things/a:b/jobs/$next") for line in found), found
-    assert unquote("/things/a%3Ab/jobs/%24next") == "/things/a:b/jobs/$next"  # same value, other bytes
 
 
 # --- blobs: the string we send is the one boto3 sends for the same bytes ---------------------------
