@@ -160,6 +160,10 @@ def error_type_for(status: int, code: str | None) -> type[ConnectorError]:
     """The error class for an HTTP error answer: the service's code first, then the status."""
     if code in _CODE_TYPES:
         return _CODE_TYPES[code]
+    if code and code.endswith(("NotFoundException", "NotFound")):
+        # json-1.1 services answer 400 to every client error: the code alone says "not found"
+        # (CodePipeline's ActionTypeNotFoundException, PipelineNotFoundException, ...).
+        return NotFound
     if status == 429:
         return Throttled
     if status in (401, 403):

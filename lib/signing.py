@@ -1,10 +1,12 @@
 """Request authentication: SigV4 for the AWS services, a token header for the others.
 
 SigV4 is `aws-requests-auth` with its canonical request replaced by botocore's rules, so our signature
-equals the one the AWS SDKs compute for the same request. The differences we correct, each proven by a
-test in tests/test_signing.py:
+equals the one the AWS SDKs compute for the same request (tests/test_conformance_signing.py compares it
+with botocore's SigV4Auth). The differences we correct, each named there by a test that fails with the
+plain aws-requests-auth canonicalisation:
 
-- path: dot segments are removed before encoding, and an empty path is '/';
+- path: dot segments are removed and runs of slashes folded before encoding (an empty path is '/', as in
+  aws-requests-auth);
 - query: pairs are sorted by (key, value), not as 'key=value' strings ('a=1' sorts before 'a-b=2');
 - headers: every header the request carries when signed is signed (content-type, x-amz-target, ...),
   not only host and x-amz-date; values are trimmed and inner runs of spaces folded;

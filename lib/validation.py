@@ -7,6 +7,8 @@ trailing newline, which is exactly the CR/LF smuggling an anchored pattern must 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 from functools import lru_cache
 
@@ -29,7 +31,26 @@ def _pattern(validator, pattern, instance, schema):
         yield ValidationError(f"does not match {pattern}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+def _content_encoding(validator, encoding, instance, schema):
+    # An assertion here, not only an annotation: a blob must be the canonical base64 of its bytes, the
+    # string an SDK would send for them (no whitespace, padding, or stray bits a service may read otherwise).
+    if encoding == "base64" and validator.is_type(instance, "string"):
+        try:
+            canonical = base64.b64encode(base64.b64decode(instance, validate=True)).decode("ascii") == instance
+        except (binascii.Error, ValueError):
+            canonical = False
+        if not canonical:
+            yield ValidationError("is not base64 encoded")
+
+
+def _is_integer(checker, instance) -> bool:
+    # JSON Schema counts 5.0 as an integer; the AWS SDKs refuse it for an integer or long member, and
+    # serialising it would send '5.0' where the service expects 5.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern, "contentEncoding": _content_encoding},
+                               type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 _formats = FormatChecker()
 

@@ -7,7 +7,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from tests.support import hypothesis_profiles  # noqa: E402  (registers the hypothesis profiles)
 from tests.support.loopback import LoopbackServer  # noqa: E402
+
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    from hypothesis import settings
+
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 # Obviously fake credentials: tests plant these and check they never leak.
 FAKE_ACCESS_KEY = "AKIDTESTFAKEKEY00001"
@@ -53,3 +59,12 @@ def no_sleep(monkeypatch):
     waits: list[float] = []
     monkeypatch.setattr("lib.transport.time.sleep", waits.append)
     return waits
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated cases the property-based conformance tests ran (for the closing notes)."""
+    counts = hypothesis_profiles.GENERATED_CASES
+    if counts:
+        terminalreporter.write_sep("-", f"generated conformance cases: {sum(counts.values())}")
+        for kind, count in sorted(counts.items()):
+            terminalreporter.write_line(f"{count:6d}  {kind}")

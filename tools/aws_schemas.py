@@ -113,6 +113,13 @@ def to_schema(shape, *, strict: bool, seen=(), secret_shapes: frozenset[str] = f
         out = {"type": "string", "contentEncoding": "base64"}
         if meta.get("min"):
             out["minLength"] = math.ceil(meta["min"] / 3) * 4
+        if "max" in meta:
+            out["maxLength"] = math.ceil(meta["max"] / 3) * 4
+    elif kind == "timestamp" and strict:
+        # Input: whole seconds, as the SDKs send them (botocore truncates a fraction), in the years 1-9999
+        # they can represent. Output: the services send fractional seconds.
+        out = {"type": "integer", "minimum": -62135596800, "maximum": 253402300799,
+               "description": "whole seconds since 1970-01-01T00:00:00Z"}
     elif kind == "timestamp":
         out = {"type": "number", "description": "seconds since 1970-01-01T00:00:00Z"}
     else:  # document
