@@ -161,7 +161,11 @@ def _run_extension(module_name: str, name: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv and argv[0] in EXTENSIONS:
+        # argparse's REMAINDER does not take options that come first (`serve --flows F`): pass them on as is.
+        args = argparse.Namespace(func=None, command=argv[0], extension=EXTENSIONS[argv[0]][0], rest=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         if args.func is None:
             return _run_extension(args.extension, args.command, args.rest)
