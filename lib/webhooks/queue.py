@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from huey.serializer import Serializer
 from ..errors import ConfigurationError
 from .store import EventStore
 
+log = logging.getLogger("jobs_connector.webhooks")
 QUEUE_ENV = "JOBS_CONNECTOR_QUEUE"
 DEFAULT_QUEUE = "sqlite:///jobs-connector.db"
 HUEY_NAME = "jobs-connector"
@@ -102,6 +104,20 @@ class Queue:
     @property
     def kind(self) -> str:
         return self.store.kind
+
+    def accept(self, event) -> tuple[str, bool]:
+        """Store a new event durably and queue it; (event id, created). With SQLite both happen in one
+        (group-committed) transaction; with Redis the event is stored, then queued (if queuing fails,
+        the stored event is dispatched by the workers' sweeper)."""
+        if self.kind == "sqlite":
+            return self.store.add(event, task=self.huey.serialize_task(self.task.s(event.id)))
+        event_id, created = self.store.add(event)
+        if created:
+            try:
+                self.dispatch(event_id)
+            except Exception:
+                log.exception("event %s stored but not queued; the sweeper will dispatch it", event_id)
+        return event_id, created
 
     def dispatch(self, event_id: str, eta: float | None = None) -> None:
         delay = None if eta is None else eta - time.time()
