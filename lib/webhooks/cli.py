@@ -57,9 +57,9 @@ def configure_logging(level: str) -> None:
 
 
 def main(args) -> int:
-    configure_logging(args.log_level)
     web = not args.worker_only
-    flows = flows_module.load(args.flows, need_secrets=web)
+    flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
+    configure_logging(args.log_level)
     settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web, work=not args.web_only,
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout)

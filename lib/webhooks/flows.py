@@ -235,15 +235,21 @@ def example_context(flow_name: str, example_event: dict | None) -> dict:
 
 
 def _relaxed(schema: dict, unknown: set[str]) -> dict:
-    """The in-schema without `required` entries for fields whose value only run time can know."""
+    """The in-schema accepting anything where a field's value only run time can know (the field's name
+    is still checked: a misspelt one is not among the properties)."""
     schema = copy.deepcopy(schema)
     for where in unknown:
-        *parents, name = where.split(".")[1:] or [""]
         node = schema
-        for part in parents:
-            node = (node.get("properties") or {}).get(part) or {}
-        if isinstance(node.get("required"), list) and name in node["required"]:
-            node["required"] = [r for r in node["required"] if r != name]
+        for part in where.split(".")[1:]:
+            properties = node.get("properties") or {}
+            if part in properties:
+                parent, key, node = properties, part, properties[part]
+            elif isinstance(node.get("additionalProperties"), dict):
+                parent, key, node = node, "additionalProperties", node["additionalProperties"]
+            else:
+                break
+        else:
+            parent[key] = {}
     return schema
 
 

@@ -18,6 +18,8 @@ import jsonata
 
 # Context roots whose values are only known when the event runs, never at load time.
 RUNTIME_ROOTS = frozenset({"steps", "headers", "meta"})
+# Stands for a value only run time knows, so the field's name is still checked at load time.
+AT_RUN_TIME = "(known at run time)"
 
 
 class MappingError(Exception):
@@ -139,8 +141,8 @@ class Mapping:
         return self._evaluate(self.root, context, lambda expr: True)
 
     def evaluate_known(self, context: dict, has_example_event: bool):
-        """Evaluate only the fields knowable at load time; returns (value, set of fields left out
-        because they are only known at run time). The value is None if the whole input is unknown."""
+        """Evaluate the fields knowable at load time; the others get the AT_RUN_TIME placeholder.
+        Returns (value, the `where` of each placeholder field)."""
         unknown: set[str] = set()
 
         def knowable(expr: Expression) -> bool:
@@ -154,7 +156,7 @@ class Mapping:
 
     def _evaluate(self, node, context, knowable):
         if isinstance(node, Expression):
-            return node.evaluate(context) if knowable(node) else None
+            return node.evaluate(context) if knowable(node) else AT_RUN_TIME
         if isinstance(node, dict):
             out = {}
             for key, child in node.items():

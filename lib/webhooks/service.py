@@ -39,9 +39,11 @@ class Settings:
 
 
 class Service:
-    def __init__(self, flows: Flows, queue: Queue, settings: Settings, *, announce=print):
+    def __init__(self, flows: Flows, queue: Queue, settings: Settings, *, announce=print, runtime=None,
+                 install_signals: bool = True):
         self.flows, self.queue, self.settings = flows, queue, settings
-        self.announce = announce
+        self.announce, self.runtime, self.install_signals = announce, runtime, install_signals
+        self._previous_handlers: dict = {}
         self.stop_requested = threading.Event()
         self.server: IntakeServer | None = None
         self.worker: Worker | None = None
@@ -50,23 +52,29 @@ class Service:
     def start(self) -> None:
         s = self.settings
         if s.work:
-            self.worker = Worker(self.flows, self.queue, lease=s.lease, sweep_interval=s.sweep_interval,
-                                 grace=max(2.0, s.sweep_interval * 2))
+            self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
+                                 sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
             # Polling for SQLite (no blocking pop); Redis blocks on the list, so polling settings matter less.
             self.consumer = self.queue.huey.create_consumer(
                 workers=s.workers, worker_type="thread", periodic=False, initial_delay=0.05, backoff=1.5,
                 max_delay=0.5, scheduler_interval=1, check_worker_health=True, shutdown_timeout=s.shutdown_timeout)
-            self.consumer.start()
+            self._previous_handlers = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+            self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
         if s.web:
             intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance)
             self.server = IntakeServer((s.host, s.port), intake)
-            threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
+            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhooks-http",
+                             daemon=True).start()
             self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
-        # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+        if self.install_signals:
+            # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._on_signal)
+        else:  # embedded (tests): leave the host's handlers as they were
+            for signum, handler in self._previous_handlers.items():
+                signal.signal(signum, handler)
 
     def _on_signal(self, signum, frame) -> None:
         self.stop_requested.set()

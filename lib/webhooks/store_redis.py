@@ -70,10 +70,10 @@ return 1
 """
 
 _RENEW = """
-local p, id, claim, until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local p, id, claim, expires = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local key = p .. ':ev:' .. id
 if redis.call('HGET', key, 'status') == 'running' and redis.call('HGET', key, 'claim') == claim then
-  redis.call('ZADD', p .. ':next', until, id)
+  redis.call('ZADD', p .. ':next', expires, id)
   return 1
 end
 return 0
