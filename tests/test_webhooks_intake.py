@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.support.loopback import Reply
-from tests.support.webhooks import HOOK_SECRET, InProcess, flow, get, post
+from tests.support.webhooks import HOOK_SECRET, InProcess, flow, get
 
 UPDATE = "iot-jobs-data.UpdateJobExecution"
 STEP = {"action": UPDATE, "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}

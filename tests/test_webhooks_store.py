@@ -156,6 +156,14 @@ def test_tasks_are_json_not_pickle(queue):
         JsonSerializer().deserialize(b"\x80\x04pickled")
 
 
+def test_sqlite_commits_are_flushed_to_disk(tmp_path):
+    queue = Queue(f"sqlite:///{tmp_path / 'q.db'}")
+    with queue.huey.storage.db() as cur:
+        assert cur.execute("pragma journal_mode").fetchone()[0] == "wal"
+        assert cur.execute("pragma synchronous").fetchone()[0] == 2  # FULL: fsync before a commit returns
+    queue.close()
+
+
 def test_sqlite_queue_file_is_private(tmp_path):
     import os
     import stat

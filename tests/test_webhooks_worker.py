@@ -12,7 +12,7 @@ from lib.webhooks.events import Event, new_id
 from lib.webhooks.worker import step_token
 from tests.support.cli import run_cli
 from tests.support.loopback import Reply
-from tests.support.webhooks import HOOK_SECRET, InProcess, flow
+from tests.support.webhooks import HOOK_SECRET, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
 
 UPDATE = "iot-jobs-data.UpdateJobExecution"
 DESCRIBE = "iot-jobs-data.DescribeJobExecution"
@@ -42,6 +42,14 @@ def serve(tmp_path, flows, runtime, **kw):
     return InProcess(tmp_path, {"flows": flows}, runtime=runtime, **kw)
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_url(request, tmp_path):
+    """Both queues, for the tests of retry scheduling and `events retry`."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'queue.db'}"
+    return request.getfixturevalue("redis_url")
+
+
 def test_two_step_flow_maps_the_second_input_from_the_first_output(tmp_path, api, one_try_runtime):
     api.script += [Reply(200, EXECUTION), Reply(200, UPDATED)]
     steps = [{"action": DESCRIBE, "input": {"thingName": "event.thing", "jobId": "event.job"}},
@@ -62,9 +70,10 @@ def test_two_step_flow_maps_the_second_input_from_the_first_output(tmp_path, api
                              "statusDetails": {"deliveredBy": "device-gw/2"}}
 
 
-def test_a_rebound_retries_with_backoff_then_succeeds(tmp_path, api, one_try_runtime):
+def test_a_rebound_retries_with_backoff_then_succeeds(tmp_path, api, one_try_runtime, queue_url):
     api.script += [Reply(503, {"message": "busy"}), Reply(429, {"message": "slow down"}), Reply(200, UPDATED)]
-    with serve(tmp_path, [flow("device-status", [UPDATE_STEP], retry=FAST_RETRY)], one_try_runtime) as server:
+    flows = [flow("device-status", [UPDATE_STEP], retry=FAST_RETRY)]
+    with serve(tmp_path, flows, one_try_runtime, queue_url=queue_url) as server:
         _, answer = server.post("device-status", EVENT)
         view = server.wait_status(answer["id"], "succeeded", "dead")
     assert view["status"] == "succeeded" and view["attempts"] == 3
@@ -84,20 +93,21 @@ def test_retries_are_bounded_then_the_event_is_dead_lettered(tmp_path, api, one_
 
 
 def test_a_non_retryable_error_dead_letters_at_once_and_events_retry_resumes_at_the_failed_step(
-        tmp_path, api, one_try_runtime):
+        tmp_path, api, one_try_runtime, queue_url):
     steps = [{"action": DESCRIBE, "input": {"thingName": "event.thing", "jobId": "event.job"}},
              {"action": UPDATE, "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'",
                                           "expectedVersion": "steps[0].execution.versionNumber"}}]
     api.script += [Reply(200, EXECUTION),
                    Reply(409, {"__type": "VersionConflictException", "message": "expected version 4, found 5"})]
-    with serve(tmp_path, [flow("finish-job", steps, retry=FAST_RETRY)], one_try_runtime) as server:
+    with serve(tmp_path, [flow("finish-job", steps, retry=FAST_RETRY)], one_try_runtime,
+               queue_url=queue_url) as server:
         _, answer = server.post("finish-job", EVENT)
         event_id = answer["id"]
         view = server.wait_status(event_id, "dead")
         assert view["attempts"] == 1 and view["error"]["type"] == "Conflict" and view["error"]["status"] == 409
         assert [s["action"] for s in view["steps"]] == [DESCRIBE]  # step 1 is recorded
 
-        queue = f"sqlite:///{tmp_path / 'queue.db'}"
+        queue = queue_url
         listed = run_cli("events", "--queue", queue, "list", "--status", "dead", "--json")
         assert [row["id"] for row in listed.messages] == [event_id]
 

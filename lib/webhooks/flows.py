@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import random
+import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 
@@ -23,8 +24,8 @@ from ..registry import Action, component, get_action
 from ..validation import field_path, validate_input
 from .mapping import Mapping, MappingError
 
-FLOW_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
+FLOW_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
+ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}\Z"
 MIN_SECRET_LENGTH = 16
 # Keys that would put a secret in the file; refused with a pointer to secret_env.
 _INLINE_SECRET_KEYS = ("secret", "webhook_secret", "signing_secret", "secret_value")
@@ -178,22 +179,28 @@ def _where(path) -> str:
     return field_path(path) or "(file)"
 
 
+def _refuse_inline_secrets(data) -> None:
+    """Before the schema check, whose messages would echo the refused value."""
+    flows = data.get("flows") if isinstance(data, dict) else None
+    for i, flow in enumerate(flows if isinstance(flows, list) else []):
+        if not isinstance(flow, dict):
+            continue
+        for key in _INLINE_SECRET_KEYS:
+            if key in flow:
+                raise FlowFileError(
+                    "an inline webhook secret is refused: put the secret in an environment variable "
+                    "and name that variable with secret_env (e.g. secret_env: DEVICE_HOOK_SECRET)",
+                    where=f"flows[{i}].{key}", rule="inline-secret")
+        env = flow.get("secret_env")
+        if isinstance(env, str) and not re.match(ENV_NAME, env):
+            raise FlowFileError(
+                "secret_env must be the NAME of an environment variable (upper-case letters, digits "
+                "and _), e.g. DEVICE_HOOK_SECRET; the secret itself is never written in the flows file",
+                where=f"flows[{i}].secret_env", rule="inline-secret")
+
+
 def _check_shape(data) -> None:
-    if isinstance(data, dict):
-        for i, flow in enumerate(data.get("flows") or []):
-            if isinstance(flow, dict):
-                for key in _INLINE_SECRET_KEYS:
-                    if key in flow:
-                        raise FlowFileError(
-                            "an inline webhook secret is refused: put the secret in an environment variable "
-                            "and name that variable with secret_env (e.g. secret_env: DEVICE_HOOK_SECRET)",
-                            where=f"flows[{i}].{key}", rule="inline-secret")
-                env = flow.get("secret_env")
-                if isinstance(env, str) and not Draft202012Validator({"pattern": ENV_NAME}).is_valid(env):
-                    raise FlowFileError(
-                        "secret_env must be the NAME of an environment variable (upper-case letters, digits "
-                        "and _), e.g. DEVICE_HOOK_SECRET; the secret itself is never written in the flows file",
-                        where=f"flows[{i}].secret_env", rule="inline-secret")
+    _refuse_inline_secrets(data)
     errors = sorted(Draft202012Validator(FILE_SCHEMA).iter_errors(data), key=lambda e: list(map(str, e.path)))
     if errors:
         error = errors[0]
