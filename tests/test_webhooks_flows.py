@@ -232,3 +232,18 @@ def test_retry_backoff_doubles_is_capped_and_honours_retry_after():
     assert [policy.backoff(n, rng=lambda: 1.0) for n in (1, 2, 3, 4)] == [2, 4, 8, 10]
     assert policy.backoff(1, rng=lambda: 0.0) == 1  # jitter stays in the upper half
     assert policy.backoff(1, retry_after=30, rng=lambda: 1.0) == 30
+
+
+def test_mappings_evaluate_correctly_from_many_threads_at_once():
+    import concurrent.futures
+
+    first = Mapping({"thingName": "event.thing", "n": "event.n * 2"})
+    second = Mapping({"jobId": "$join([event.thing, $string(event.n)], '-')", "at": "steps[0].at"})
+
+    def run(i):
+        context = {"event": {"thing": f"t{i}", "n": i}, "steps": [{"at": i}]}
+        return first.evaluate(context), second.evaluate(context)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(run, range(400)))
+    assert results == [({"thingName": f"t{i}", "n": i * 2}, {"jobId": f"t{i}-{i}", "at": i}) for i in range(400)]

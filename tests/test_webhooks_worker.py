@@ -262,3 +262,9 @@ def wait_for_status(store, event_id, status, timeout=10):
 
     return wait_for(lambda: (e := store.get(event_id)) and e.status == status and e, timeout=timeout,
                     what=f"event {event_id} to become {status}")
+
+
+def test_events_refuses_a_queue_file_that_does_not_exist(tmp_path):
+    result = run_cli("events", "--queue", f"sqlite:///{tmp_path / 'nothing.db'}", "list")
+    assert result.code == 2 and "no queue file" in result.stderr
+    assert not (tmp_path / "nothing.db").exists()

@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
 from ..errors import BadInput
 from . import view
 from .events import DEAD, QUEUED, RETRYING, STATUSES, SUCCEEDED
-from .queue import QUEUE_ENV, Queue, queue_url
+from .queue import QUEUE_ENV, Queue, queue_url, sqlite_path
 
 
 def add_arguments(parser) -> None:
@@ -90,7 +91,11 @@ def cmd_purge(queue: Queue, args) -> int:
 
 
 def main(args) -> int:
-    queue = Queue(queue_url(args.queue))
+    url = queue_url(args.queue)
+    if url.startswith("sqlite:") and not os.path.exists(sqlite_path(url)):
+        raise BadInput(f"there is no queue file {sqlite_path(url)} (give the --queue that serve uses)",
+                       field="queue", rule="not-found")
+    queue = Queue(url)
     try:
         return {"list": cmd_list, "show": cmd_show, "retry": cmd_retry, "purge": cmd_purge}[args.action](queue, args)
     finally:
