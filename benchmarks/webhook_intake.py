@@ -1,0 +1,168 @@
+"""Webhook intake benchmark: accepted events per second and accept latency (p50/p99), SQLite default.
+
+Starts `jobs-connector serve --web-only` on 127.0.0.1 with a fresh SQLite queue file in a temporary
+directory (WAL, synchronous=FULL: every 202 means the event is on disk), then sends signed events from
+a few concurrent client processes over keep-alive connections, and prints a table. Everything stays on
+the loopback interface; the count and the time are bounded, and the server is always stopped.
+
+    python benchmarks/webhook_intake.py [--events 3000] [--clients 4] [--body-bytes 300] [--queue URL]
+
+`--queue redis://127.0.0.1:6379/15` measures the Redis queue instead (that database is flushed first).
+
+Goal on the 2-core reference machine: >= 500 durable events/s with p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from lib.webhooks.signature import sign  # noqa: E402
+
+SECRET = "bench-hook-secret-not-real-0000"
+FLOWS = {"flows": [{
+    "name": "bench",
+    "secret_env": "BENCH_HOOK_SECRET",
+    "steps": [{"action": "iot-jobs-data.UpdateJobExecution",
+               "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}],
+}]}
+TIME_LIMIT = 120.0  # seconds: the whole run stops by then whatever happens
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the server did not start")
+
+
+def client(port: int, count: int, body_bytes: int, client_id: int, start_at: float, out) -> None:
+    """Send `count` signed events on one keep-alive connection; report (latencies, failures)."""
+    padding = "x" * max(0, body_bytes - 80)
+    requests = []
+    for i in range(count):
+        body = json.dumps({"thing": f"thing-{client_id}", "job": f"job-{i}", "n": i, "pad": padding}).encode()
+        headers = {"Content-Type": "application/json", "X-Jobs-Signature": sign(SECRET, body),
+                   "X-Delivery-Id": f"bench-{client_id}-{i}"}
+        requests.append((body, headers))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies, failures = [], 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = time.monotonic() + TIME_LIMIT
+    for body, headers in requests:
+        if time.monotonic() > deadline:
+            break
+        began = time.perf_counter()
+        conn.request("POST", "/hooks/bench", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - began)
+        if response.status != 202:
+            failures += 1
+    conn.close()
+    out.put((latencies, failures, time.time()))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(events: int, clients: int, body_bytes: int, queue: str | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        if queue and queue.startswith("redis"):
+            import redis
+
+            redis.Redis.from_url(queue).flushdb()
+        flows_file = os.path.join(tmp, "flows.json")
+        with open(flows_file, "w") as fh:
+            json.dump(FLOWS, fh)
+        port = free_port()
+        env = {**os.environ, "BENCH_HOOK_SECRET": SECRET, "PYTHONPATH": ROOT}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--web-only", "--port", str(port),
+             "--queue", queue or f"sqlite:///{os.path.join(tmp, 'queue.db')}", "--log-level", "WARNING"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_ready(port, proc)
+            ctx = multiprocessing.get_context("fork")
+            out = ctx.Queue()
+            start_at = time.time() + 1.0  # every client has built its requests by then
+            per_client = events // clients
+            procs = [ctx.Process(target=client, args=(port, per_client, body_bytes, c, start_at, out))
+                     for c in range(clients)]
+            for p in procs:
+                p.start()
+            results = [out.get(timeout=TIME_LIMIT + 30) for _ in procs]
+            for p in procs:
+                p.join(timeout=10)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    latencies = [x for r in results for x in r[0]]
+    failures = sum(r[1] for r in results)
+    elapsed = max(r[2] for r in results) - start_at
+    return {"events": len(latencies), "clients": clients, "failures": failures, "seconds": elapsed,
+            "rate": (len(latencies) - failures) / elapsed, "p50": percentile(latencies, 0.50) * 1000,
+            "p99": percentile(latencies, 0.99) * 1000, "max": max(latencies) * 1000,
+            "mean": statistics.fmean(latencies) * 1000}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=3000, help="events in all (default 3000)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client processes (default 4)")
+    parser.add_argument("--body-bytes", type=int, default=300, help="approximate body size (default 300)")
+    parser.add_argument("--queue", help="a redis:// URL on this machine, to measure Redis (default: SQLite)")
+    args = parser.parse_args()
+    if args.queue and not args.queue.startswith(("redis://127.0.0.1", "redis://localhost")):
+        parser.error("--queue must be a redis:// URL on 127.0.0.1 or localhost (its database is flushed)")
+    r = run(min(args.events, 50000), max(1, min(args.clients, 32)), args.body_bytes, args.queue)
+    kind = "Redis (as configured)" if args.queue else "SQLite (WAL, synchronous=FULL)"
+    rows = [("queue", kind), ("events accepted", f"{r['events'] - r['failures']}"),
+            ("refused or failed", f"{r['failures']}"), ("concurrent clients", f"{r['clients']}"),
+            ("wall time", f"{r['seconds']:.2f} s"), ("accepted events/s", f"{r['rate']:.0f}"),
+            ("accept latency p50", f"{r['p50']:.2f} ms"), ("accept latency p99", f"{r['p99']:.2f} ms"),
+            ("accept latency max", f"{r['max']:.2f} ms")]
+    width = max(len(k) for k, _ in rows)
+    print(f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
+    for key, value in rows:
+        print(f"| {key:<{width}} | {value} |")
+    goal = r["rate"] >= 500 and r["p99"] < 50 and not r["failures"]
+    print(f"\ngoal (>= 500 events/s, p99 < 50 ms): {'met' if goal else 'NOT met'}")
+    return 0 if goal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

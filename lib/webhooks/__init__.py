@@ -1,0 +1,9 @@
+"""Webhook-triggered flows: signed intake, a durable queue, workers, and scale-out on Redis.
+
+flows.py     the flows file: loading and checking at start      mapping.py   JSONata input mappings
+signature.py HMAC-SHA256 over `<timestamp>.<body>`               intake.py    the HTTP server
+events.py    an event and its statuses                          store*.py    where events live (SQLite, Redis)
+queue.py     huey: "process event <id>" tasks                   worker.py    running flows, retries, the sweeper
+view.py      what an event looks like to a person (redacted)    service.py   `serve`: start and graceful stop
+cli.py       `jobs-connector serve`                             events_cli.py `jobs-connector events`
+"""

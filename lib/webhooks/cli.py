@@ -1,0 +1,73 @@
+"""`jobs-connector serve`: receive signed webhooks, store them durably, and run their flows.
+
+  jobs-connector serve --flows flows.yaml                       # web + workers, SQLite queue file
+  jobs-connector serve --flows flows.yaml --queue redis://redis:6379/0 --web-only
+  jobs-connector serve --flows flows.yaml --queue redis://redis:6379/0 --worker-only --workers 8
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from . import flows as flows_module
+from .queue import QUEUE_ENV, Queue, queue_url
+from .service import Service, Settings
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise ValueError(text)
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_arguments(parser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
+    parser.add_argument("--flows", required=True, metavar="FILE", help="the flows file (YAML or JSON)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks a free one)")
+    parser.add_argument("--queue", metavar="URL",
+                        help=f"sqlite:///PATH or redis://HOST:PORT/DB (default ${QUEUE_ENV}, "
+                             "else sqlite:///jobs-connector.db)")
+    parser.add_argument("--workers", type=_positive(int), default=2, help="worker threads (default 2)")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--web-only", action="store_true", help="only receive webhooks (workers run elsewhere)")
+    role.add_argument("--worker-only", action="store_true", help="only run flows (no HTTP server)")
+    parser.add_argument("--max-body", type=_positive(int), default=1024 * 1024, metavar="BYTES",
+                        help="largest accepted body (default 1 MiB; larger ones get 413)")
+    parser.add_argument("--replay-window", type=_positive(float), default=300.0, metavar="SECONDS",
+                        help="how far a signature timestamp may be from now (default 300)")
+    parser.add_argument("--lease", type=_positive(float), default=30.0, metavar="SECONDS",
+                        help="a running event is taken over this long after its worker stops renewing it (default 30)")
+    parser.add_argument("--sweep-interval", type=_positive(float), default=5.0, metavar="SECONDS",
+                        help="how often a worker looks for abandoned or lost events (default 5)")
+    parser.add_argument("--shutdown-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
+                        help="on SIGTERM, how long running steps may take to finish (default 30)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jobs_connector").setLevel(level)
+
+
+def main(args) -> int:
+    web = not args.worker_only
+    flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
+    configure_logging(args.log_level)
+    settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web, work=not args.web_only,
+                        max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
+                        sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout)
+    queue = Queue(queue_url(args.queue))
+    if queue.kind == "redis":
+        queue.store.warn_if_not_durable()
+
+    def announce(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return Service(flows, queue, settings, announce=announce).run()

@@ -1,0 +1,74 @@
+"""An event: one accepted webhook delivery and everything that happened to it.
+
+Status moves  queued -> running -> succeeded
+                           |  -> retrying -> running ...   (a retryable failure, attempts left)
+                           |  -> dead                      (not retryable, or attempts used up)
+A dead event goes back to queued with `jobs-connector events retry ID`. Each completed step's output
+is recorded, so a retried event resumes at the step that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field, fields
+
+QUEUED, RUNNING, SUCCEEDED, RETRYING, DEAD = "queued", "running", "succeeded", "retrying", "dead"
+STATUSES = (QUEUED, RUNNING, SUCCEEDED, RETRYING, DEAD)
+WAITING = (QUEUED, RETRYING)  # may be claimed once due
+FINISHED = (SUCCEEDED, DEAD)
+
+# Request headers never stored with an event (they carry credentials or the signature itself).
+_UNSTORED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-jobs-signature",
+                               "x-hub-signature", "x-hub-signature-256"})
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def stored_headers(headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in _UNSTORED_HEADERS}
+
+
+@dataclass
+class Event:
+    id: str
+    flow: str
+    body: dict
+    received_at: float
+    headers: dict = field(default_factory=dict)
+    delivery_id: str | None = None
+    fingerprint: str | None = None  # the signature digest: an identical request is the same event
+    status: str = QUEUED
+    attempts: int = 0
+    due_at: float = 0.0  # when a waiting event may run
+    lease_until: float | None = None  # while running: another worker takes it over after this
+    claim: str | None = None  # the running worker's token; its writes are refused once it is replaced
+    steps: list = field(default_factory=list)  # [{"action", "output", "finished_at"}] of completed steps
+    error: dict | None = None
+    history: list = field(default_factory=list)  # one line per failed or interrupted attempt
+    updated_at: float = 0.0
+    version: int = 0  # compare-and-set counter kept by the store
+
+    @property
+    def next_at(self) -> float | None:
+        """When the sweeper should look at this event again (None once finished)."""
+        if self.status == RUNNING:
+            return self.lease_until
+        if self.status in WAITING:
+            return self.due_at
+        return None
+
+    def to_doc(self) -> str:
+        # Field by field, not dataclasses.asdict: its deep copy is the costliest step of accepting an event.
+        doc = {name: getattr(self, name) for name in _DOC_FIELDS}
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_doc(cls, doc: str | bytes, version: int) -> Event:
+        data = json.loads(doc)
+        return cls(**data, version=int(version))
+
+
+_DOC_FIELDS = tuple(f.name for f in fields(Event) if f.name != "version")

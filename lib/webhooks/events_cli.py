@@ -1,0 +1,102 @@
+"""`jobs-connector events`: look at webhook events, retry dead ones, purge finished ones.
+
+  jobs-connector events list [--status dead] [--limit 50] [--json]
+  jobs-connector events show ID [--body]
+  jobs-connector events retry ID      # back to the queue; it resumes at its failed step
+  jobs-connector events purge [--dead] [--older-than SECONDS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from ..errors import BadInput
+from . import view
+from .events import DEAD, QUEUED, RETRYING, STATUSES, SUCCEEDED
+from .queue import QUEUE_ENV, Queue, queue_url, sqlite_path
+
+
+def add_arguments(parser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
+    parser.add_argument("--queue", metavar="URL",
+                        help=f"the queue the server uses (default ${QUEUE_ENV}, else sqlite:///jobs-connector.db)")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub.add_parser("list", help="the newest events first")
+    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p = sub.add_parser("show", help="one event: status, attempts, step results (secrets redacted), errors")
+    p.add_argument("id")
+    p.add_argument("--body", action="store_true", help="include the event body as received")
+    p = sub.add_parser("retry", help="put a dead or retrying event back in the queue now")
+    p.add_argument("id")
+    p = sub.add_parser("purge", help="delete finished events (succeeded and dead)")
+    p.add_argument("--dead", action="store_true", help="only dead-lettered events")
+    p.add_argument("--older-than", type=float, default=0, metavar="SECONDS",
+                   help="only events last updated at least this long ago")
+
+
+def _event_or_fail(queue: Queue, event_id: str):
+    event = queue.store.get(event_id)
+    if event is None:
+        raise BadInput(f"no event with id {event_id}", field="id", rule="not-found")
+    return event
+
+
+def cmd_list(queue: Queue, args) -> int:
+    events = queue.store.list(args.status, args.limit)
+    for event in events:
+        row = {"id": event.id, "flow": event.flow, "status": event.status, "attempts": event.attempts,
+               "received_at": view.iso(event.received_at),
+               "error": (event.error or {}).get("type")}
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(f"{row['id']}  {row['status']:<9}  {row['attempts']:>2}  {row['received_at']}  {row['flow']}"
+                  + (f"  {row['error']}" if row["error"] else ""))
+    if not args.json:
+        counts = queue.store.counts()
+        print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s)) or "no events", file=sys.stderr)
+    return 0
+
+
+def cmd_show(queue: Queue, args) -> int:
+    print(json.dumps(view.public(_event_or_fail(queue, args.id), with_body=args.body), indent=2))
+    return 0
+
+
+def cmd_retry(queue: Queue, args) -> int:
+    for _ in range(5):  # compare-and-set: re-read if a worker changed it meanwhile
+        event = _event_or_fail(queue, args.id)
+        if event.status not in (DEAD, RETRYING):
+            raise BadInput(f"event {args.id} is {event.status}; only dead or retrying events can be retried",
+                           field="id", rule="status")
+        now = time.time()
+        event.status, event.attempts, event.due_at, event.updated_at = QUEUED, 0, now, now
+        if queue.store.save(event):
+            queue.dispatch(event.id)
+            print(f"{event.id} queued again; it resumes at step {len(event.steps) + 1}", file=sys.stderr)
+            return 0
+    raise BadInput(f"event {args.id} keeps changing; try again", field="id", rule="conflict")
+
+
+def cmd_purge(queue: Queue, args) -> int:
+    statuses = (DEAD,) if args.dead else (SUCCEEDED, DEAD)
+    removed = queue.store.purge(statuses, time.time() - args.older_than)
+    print(f"purged {removed} event(s)", file=sys.stderr)
+    return 0
+
+
+def main(args) -> int:
+    url = queue_url(args.queue)
+    if url.startswith("sqlite:") and not os.path.exists(sqlite_path(url)):
+        raise BadInput(f"there is no queue file {sqlite_path(url)} (give the --queue that serve uses)",
+                       field="queue", rule="not-found")
+    queue = Queue(url)
+    try:
+        return {"list": cmd_list, "show": cmd_show, "retry": cmd_retry, "purge": cmd_purge}[args.action](queue, args)
+    finally:
+        queue.close()

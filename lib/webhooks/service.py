@@ -1,0 +1,111 @@
+"""Running `serve`: the intake server, the huey consumer with its workers, or both, and a graceful stop.
+
+On SIGTERM or SIGINT: the server stops accepting and answers the requests it is handling; the workers
+take no new event, finish the step they are running and hand their event back to the queue (the
+completed steps are recorded, so it resumes there), waiting at most the shutdown timeout; an event
+whose step is still running then is handed back too. Nothing is lost: an event is in the store before
+it is acknowledged, and a worker killed outright (`kill -9`) leaves a lease that expires, after which
+another worker's sweeper takes the event over.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+from .flows import Flows
+from .intake import Intake, IntakeServer
+from .queue import Queue, shown_url
+from .worker import Worker
+
+log = logging.getLogger("jobs_connector.webhooks")
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    web: bool = True
+    work: bool = True
+    max_body: int = 1024 * 1024
+    tolerance: float = 300.0
+    lease: float = 30.0
+    sweep_interval: float = 5.0
+    shutdown_timeout: float = 30.0
+
+
+class Service:
+    def __init__(self, flows: Flows, queue: Queue, settings: Settings, *, announce=print, runtime=None,
+                 install_signals: bool = True):
+        self.flows, self.queue, self.settings = flows, queue, settings
+        self.announce, self.runtime, self.install_signals = announce, runtime, install_signals
+        self._previous_handlers: dict = {}
+        self.stop_requested = threading.Event()
+        self.server: IntakeServer | None = None
+        self.worker: Worker | None = None
+        self.consumer = None
+
+    def start(self) -> None:
+        s = self.settings
+        if s.work:
+            self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
+                                 sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
+            # Polling for SQLite (no blocking pop); Redis blocks on the list, so polling settings matter less.
+            self.consumer = self.queue.huey.create_consumer(
+                workers=s.workers, worker_type="thread", periodic=False, initial_delay=0.05, backoff=1.5,
+                max_delay=0.5, scheduler_interval=1, check_worker_health=True, shutdown_timeout=s.shutdown_timeout)
+            self._previous_handlers = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+            self.consumer.start()  # installs huey's signal handlers; ours replace them below
+            self.worker.start_background()
+            self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
+        if s.web:
+            intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance)
+            self.server = IntakeServer((s.host, s.port), intake)
+            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhooks-http",
+                             daemon=True).start()
+            self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
+        if self.install_signals:
+            # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._on_signal)
+        else:  # embedded (tests): leave the host's handlers as they were
+            for signum, handler in self._previous_handlers.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_requested.set()
+
+    def wait(self) -> None:
+        next_check = time.monotonic() + 10
+        while not self.stop_requested.wait(0.2):
+            if self.consumer and time.monotonic() >= next_check:
+                self.consumer.check_worker_health()
+                next_check = time.monotonic() + 10
+
+    def stop(self) -> None:
+        s = self.settings
+        if self.server:
+            if not self.server.drain(timeout=10):
+                log.warning("stopped with requests still unanswered (their senders will retry)")
+            self.server.server_close()
+        if self.worker:
+            self.worker.stopping.set()
+            self.consumer.stop(graceful=True)
+            released = self.worker.release_inflight()
+            if released:
+                log.warning("handed %d running event(s) back to the queue after %.0fs", released, s.shutdown_timeout)
+            self.worker.stop_background()
+        self.queue.close()
+        self.announce("stopped")
+
+    def run(self) -> int:
+        self.start()
+        try:
+            self.wait()
+        finally:
+            self.stop()
+        return 0

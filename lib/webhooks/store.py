@@ -1,0 +1,61 @@
+"""Where events live: the contract both backends keep (SQLite for one machine, Redis for many).
+
+Every change after `add` is a compare-and-set on the event's version, so two workers, a sweeper and
+an operator can never overwrite each other: the loser re-reads or gives up.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from .events import Event
+
+
+@dataclass(frozen=True)
+class Due:
+    """A light view of an event the sweeper may have to act on."""
+
+    id: str
+    status: str
+    next_at: float
+
+
+class EventStore(ABC):
+    kind = "?"
+
+    @abstractmethod
+    def add(self, event: Event) -> tuple[str, bool]:
+        """Store a new event durably, unless the flow already has one with the same delivery id or
+        fingerprint. Returns (event id, created). Returns only once the event is durable."""
+
+    @abstractmethod
+    def get(self, event_id: str) -> Event | None: ...
+
+    @abstractmethod
+    def save(self, event: Event, *, lease_expired_before: float | None = None) -> bool:
+        """Write `event` if nobody changed it since it was read (same version), and, when
+        `lease_expired_before` is given, only if its lease ended before then. Bumps event.version."""
+
+    @abstractmethod
+    def renew(self, event_id: str, claim: str, until: float) -> bool:
+        """Extend a running event's lease, if `claim` still holds it (the version is not bumped)."""
+
+    @abstractmethod
+    def due(self, before: float, limit: int = 500) -> list[Due]:
+        """Unfinished events whose next moment (due time, or lease end while running) is before `before`."""
+
+    @abstractmethod
+    def list(self, status: str | None = None, limit: int = 50) -> list[Event]:
+        """The newest events first, optionally of one status."""
+
+    @abstractmethod
+    def purge(self, statuses: tuple[str, ...], updated_before: float | None = None) -> int:
+        """Delete finished events (and their delivery ids); returns how many."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""

@@ -1,0 +1,195 @@
+"""Events in SQLite, in the same file and through the same connection as huey's SQLite queue.
+
+Durability: the database runs in WAL mode with `synchronous=FULL`, so a commit returns only after the
+WAL is flushed to disk (fsync) and an accepted event survives a crash of the process or the machine.
+Sharing huey's connection (and its lock) means one writer per process: the intake threads never wait
+on SQLite's busy handler for each other, only on the other process (web or worker) when there is one.
+
+Group commit: concurrent `add` calls are written in one transaction, so one fsync covers a batch of
+events. Each event's queue task is inserted in the same transaction, so an event is stored if and only
+if it is queued; a caller returns only once its batch is committed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from .events import RUNNING, Event
+from .store import Due, EventStore
+
+_DDL = (
+    """create table if not exists webhook_events (
+        id text primary key,
+        flow text not null,
+        delivery_id text,
+        fingerprint text,
+        status text not null,
+        version integer not null,
+        received_at real not null,
+        updated_at real not null,
+        next_at real,
+        claim text,
+        doc text not null)""",
+    "create unique index if not exists webhook_events_delivery on webhook_events (flow, delivery_id) "
+    "where delivery_id is not null",
+    "create unique index if not exists webhook_events_fingerprint on webhook_events (flow, fingerprint) "
+    "where fingerprint is not null",
+    "create index if not exists webhook_events_next on webhook_events (next_at) where next_at is not null",
+    "create index if not exists webhook_events_status on webhook_events (status, received_at)",
+    "create index if not exists webhook_events_received on webhook_events (received_at)",
+)
+
+
+@dataclass
+class _Pending:
+    event: Event
+    task: bytes | None
+    result: tuple[str, bool] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class SqliteEventStore(EventStore):
+    kind = "sqlite"
+
+    def __init__(self, storage):
+        """`storage` is huey's SqliteStorage; its db() context gives the connection under its lock."""
+        self.storage = storage
+        self._pending: list[_Pending] = []
+        self._committing = False
+        self._turn = threading.Condition()
+        with storage.db(commit=True) as cur:
+            for statement in _DDL:
+                cur.execute(statement)
+
+    def add(self, event: Event, task: bytes | None = None) -> tuple[str, bool]:
+        """Store the event and, if it is new and `task` is given, put that huey task in the queue, in
+        the same transaction. Callers arriving while a batch commits form the next batch; the first of
+        them commits it for all (leader/follower group commit: no extra thread)."""
+        mine = _Pending(event, task)
+        with self._turn:
+            self._pending.append(mine)
+            while not mine.done and self._committing:
+                self._turn.wait()
+            if mine.done:
+                return self._outcome(mine)
+            self._committing = True
+            batch, self._pending = self._pending, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._turn:
+                self._committing = False
+                for item in batch:
+                    item.done = True
+                self._turn.notify_all()
+        return self._outcome(mine)
+
+    @staticmethod
+    def _outcome(item: _Pending) -> tuple[str, bool]:
+        if item.error is not None:
+            raise item.error
+        return item.result
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            with self.storage.db(commit=True) as cur:
+                results = [self._insert(cur, item) for item in batch]
+        except BaseException as exc:  # nothing of the batch was stored: every caller learns it
+            for item in batch:
+                item.error = exc if isinstance(exc, Exception) else RuntimeError("interrupted while storing")
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for item, result in zip(batch, results, strict=True):
+            item.result = result
+            if result[1]:
+                item.event.version = 1
+
+    def _insert(self, cur, item: _Pending) -> tuple[str, bool]:
+        event = item.event
+        cur.execute(
+            "insert into webhook_events (id, flow, delivery_id, fingerprint, status, version, received_at, "
+            "updated_at, next_at, claim, doc) values (?, ?, ?, ?, ?, 1, ?, ?, ?, null, ?) on conflict do nothing",
+            (event.id, event.flow, event.delivery_id, event.fingerprint, event.status, event.received_at,
+             event.updated_at, event.next_at, event.to_doc()))
+        if cur.rowcount == 1:
+            if item.task is not None:
+                # huey's SqliteStorage.enqueue statement (huey pinned in requirements.txt), run inside our
+                # transaction; tests/test_webhooks_store.py proves huey dequeues what this inserts.
+                cur.execute("insert into task (queue, data, priority) values (?, ?, ?)",
+                            (self.storage.name, self.storage.to_blob(item.task), 0))
+            return event.id, True
+        row = cur.execute(
+            "select id from webhook_events where flow = ? and (delivery_id = ? or fingerprint = ?) "
+            "order by delivery_id = ? desc limit 1",
+            (event.flow, event.delivery_id, event.fingerprint, event.delivery_id)).fetchone()
+        return row[0], False
+
+    def get(self, event_id: str) -> Event | None:
+        with self.storage.db() as cur:
+            row = cur.execute("select doc, version, next_at, status from webhook_events where id = ?",
+                              (event_id,)).fetchone()
+        return _event(row) if row else None
+
+    def save(self, event: Event, *, lease_expired_before: float | None = None) -> bool:
+        sql = ("update webhook_events set status = ?, version = version + 1, updated_at = ?, next_at = ?, "
+               "claim = ?, doc = ? where id = ? and version = ?")
+        params = [event.status, event.updated_at, event.next_at, event.claim, event.to_doc(), event.id,
+                  event.version]
+        if lease_expired_before is not None:
+            sql += " and (next_at is null or next_at < ?)"
+            params.append(lease_expired_before)
+        with self.storage.db(commit=True) as cur:
+            cur.execute(sql, params)
+            changed = cur.rowcount == 1
+        if changed:
+            event.version += 1
+        return changed
+
+    def renew(self, event_id: str, claim: str, until: float) -> bool:
+        with self.storage.db(commit=True) as cur:
+            cur.execute("update webhook_events set next_at = ? where id = ? and claim = ? and status = ?",
+                        (until, event_id, claim, RUNNING))
+            return cur.rowcount == 1
+
+    def due(self, before: float, limit: int = 500) -> list[Due]:
+        with self.storage.db() as cur:
+            rows = cur.execute("select id, status, next_at from webhook_events where next_at is not null "
+                               "and next_at < ? order by next_at limit ?", (before, limit)).fetchall()
+        return [Due(*row) for row in rows]
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[Event]:
+        with self.storage.db() as cur:
+            if status:
+                rows = cur.execute("select doc, version, next_at, status from webhook_events where status = ? "
+                                   "order by received_at desc limit ?", (status, limit)).fetchall()
+            else:
+                rows = cur.execute("select doc, version, next_at, status from webhook_events "
+                                   "order by received_at desc limit ?", (limit,)).fetchall()
+        return [_event(row) for row in rows]
+
+    def purge(self, statuses: tuple[str, ...], updated_before: float | None = None) -> int:
+        marks = ",".join("?" * len(statuses))
+        with self.storage.db(commit=True) as cur:
+            cur.execute(f"delete from webhook_events where status in ({marks}) and updated_at < ?",  # noqa: S608
+                        (*statuses, time.time() if updated_before is None else updated_before))
+            return cur.rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self.storage.db() as cur:
+            return dict(cur.execute("select status, count(*) from webhook_events group by status").fetchall())
+
+    def ping(self) -> None:
+        with self.storage.db() as cur:
+            cur.execute("select 1").fetchone()
+
+
+def _event(row) -> Event:
+    doc, version, next_at, status = row
+    event = Event.from_doc(doc, version)
+    if status == RUNNING:
+        event.lease_until = next_at  # the column is renewed by heartbeats; the doc keeps the first value
+    return event

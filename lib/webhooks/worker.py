@@ -1,0 +1,267 @@
+"""Workers: run an event's flow, step by step, through the same runtime as the CLI.
+
+- A worker first *claims* the event (queued/retrying -> running, with a lease and a claim token); a
+  duplicate task, or a second worker, finds it claimed and does nothing.
+- Each step's input is the step's JSONata mapping evaluated against
+  {"event": body, "steps": [outputs so far], "headers": {...}, "meta": {...}}. The output of each
+  completed step is recorded before the next one starts, so a retried event resumes at the failed step.
+- For actions with an idempotency token (IDEMPOTENCY_TOKEN), a token derived from the event id and the
+  step is filled in when the mapping sets none, so a step re-run after a crash is the same request to
+  the service, which then does not act twice.
+- Retryable failures (throttling, 5xx, network: a *rebound*) retry with exponential backoff up to the
+  flow's max_attempts; after that, or on any other error, the event is dead-lettered with its error.
+- A heartbeat renews the leases of running events; the sweeper takes over events whose worker died
+  (lease expired) and re-dispatches events whose queue task was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from ..errors import ConnectorError
+from ..runtime import Runtime
+from .events import DEAD, QUEUED, RETRYING, RUNNING, SUCCEEDED, WAITING, Event
+from .flows import Flow, Flows
+from .mapping import MappingError
+from .queue import Queue
+
+log = logging.getLogger("jobs_connector.webhooks")
+TOKEN_NAMESPACE = uuid.UUID("6f1c5a52-8f0e-4b7e-9d55-5b1f3f0c2a11")
+EARLY_TOLERANCE = 1.0  # seconds: clocks of different machines may disagree a little
+
+
+def step_token(event_id: str, index: int) -> str:
+    return str(uuid.uuid5(TOKEN_NAMESPACE, f"{event_id}/{index}"))
+
+
+def context_for(event: Event, outputs: list) -> dict:
+    return {"event": event.body, "steps": outputs, "headers": event.headers,
+            "meta": {"eventId": event.id, "flow": event.flow, "deliveryId": event.delivery_id,
+                     "receivedAt": event.received_at, "attempt": event.attempts}}
+
+
+def _line(error: dict, when: float, attempt: int) -> dict:
+    return {"attempt": attempt, "at": when, "error": error}
+
+
+class Worker:
+    def __init__(self, flows: Flows, queue: Queue, *, runtime: Runtime | None = None, lease: float = 30.0,
+                 sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time):
+        self.flows, self.queue, self.store = flows, queue, queue.store
+        self.runtime = runtime or Runtime()
+        self.lease, self.sweep_interval, self.grace = lease, sweep_interval, grace
+        self.clock = clock
+        self.stopping = threading.Event()  # no new events or steps; hand events back between steps
+        self._halt = threading.Event()  # the heartbeat and sweeper stop (last, so leases stay renewed)
+        self._inflight: dict[str, str] = {}  # event id -> claim token
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        queue.handler = self.process
+
+    # -- one event ----------------------------------------------------------------------------------
+
+    def process(self, event_id: str) -> str:
+        """Run one event if it can be claimed; returns what happened (for logs and tests)."""
+        event = self.store.get(event_id)
+        if event is None:
+            return "missing"
+        if event.status not in WAITING:
+            return "not-waiting"
+        now = self.clock()
+        if event.due_at > now + EARLY_TOLERANCE:
+            self.queue.dispatch(event.id, eta=event.due_at)
+            return "early"
+        if self.stopping.is_set():
+            self.queue.dispatch(event.id)  # this task was taken off the queue: put it back
+            return "stopping"
+        claim = uuid.uuid4().hex
+        event.status, event.claim = RUNNING, claim
+        event.attempts += 1
+        event.lease_until = now + self.lease
+        event.updated_at = now
+        if not self.store.save(event):
+            return "claimed-elsewhere"
+        with self._lock:
+            self._inflight[event.id] = claim
+        try:
+            return self._run(event, self.flows.get(event.flow))
+        finally:
+            with self._lock:
+                self._inflight.pop(event.id, None)
+
+    def _run(self, event: Event, flow: Flow | None) -> str:
+        if flow is None:
+            return self._dead(event, {"type": "UnknownFlow", "retryable": False,
+                                      "message": f"the flows file of this worker has no flow '{event.flow}'"})
+        outputs = [done["output"] for done in event.steps]
+        for step in flow.steps[len(event.steps):]:
+            if self.stopping.is_set():
+                return self._release(event)
+            where = {"step": step.index + 1, "action": step.key}
+            try:
+                body = step.input.evaluate(context_for(event, outputs))
+                token = step.action.spec("IDEMPOTENCY_TOKEN")
+                if token and isinstance(body, dict) and token not in body:
+                    body[token] = step_token(event.id, step.index)
+                messages = list(self.runtime.run(step.key, body, step.config))
+            except MappingError as exc:
+                return self._dead(event, {"type": "MappingError", "message": str(exc), "retryable": False, **where})
+            except ConnectorError as exc:
+                error = {**exc.to_dict(), **where}
+                if exc.retryable and event.attempts < flow.retry.max_attempts:
+                    return self._retry(event, flow, error, exc.retry_after)
+                if exc.retryable:
+                    error["message"] += f" (gave up after {event.attempts} attempts)"
+                return self._dead(event, error)
+            except Exception as exc:  # a bug in a step must not lose the event: retry, bounded
+                log.exception("event %s: step %s failed unexpectedly", event.id, step.index + 1)
+                error = {"type": type(exc).__name__, "message": "internal error (see the worker's log)",
+                         "retryable": True, **where}
+                if event.attempts < flow.retry.max_attempts:
+                    return self._retry(event, flow, error, None)
+                return self._dead(event, error)
+            output = messages[0] if len(messages) == 1 else messages
+            outputs.append(output)
+            now = self.clock()
+            event.steps.append({"action": step.key, "output": output, "finished_at": now})
+            event.updated_at = now
+            if len(event.steps) == len(flow.steps):
+                event.status, event.claim, event.lease_until, event.error = SUCCEEDED, None, None, None
+            else:
+                event.lease_until = now + self.lease
+            if not self.store.save(event):
+                log.warning("event %s was taken over by another worker; stopping here", event.id)
+                return "superseded"
+        if event.status != SUCCEEDED:  # every step was already done (e.g. the flow lost steps)
+            event.status, event.claim, event.lease_until = SUCCEEDED, None, None
+            event.updated_at = self.clock()
+            self.store.save(event)
+        log.info("event %s (%s) succeeded after %d attempt(s)", event.id, event.flow, event.attempts)
+        return SUCCEEDED
+
+    def _retry(self, event: Event, flow: Flow, error: dict, retry_after: float | None) -> str:
+        now = self.clock()
+        delay = flow.retry.backoff(event.attempts, retry_after)
+        event.status, event.claim, event.lease_until = RETRYING, None, None
+        event.due_at, event.updated_at, event.error = now + delay, now, error
+        event.history.append(_line(error, now, event.attempts))
+        if self.store.save(event):
+            self.queue.dispatch(event.id, eta=event.due_at)
+            log.info("event %s: attempt %d failed (%s); retrying in %.1fs", event.id, event.attempts,
+                     error.get("type"), delay)
+            return RETRYING
+        return "superseded"
+
+    def _dead(self, event: Event, error: dict) -> str:
+        now = self.clock()
+        event.status, event.claim, event.lease_until = DEAD, None, None
+        event.updated_at, event.error = now, error
+        event.history.append(_line(error, now, event.attempts))
+        if self.store.save(event):
+            log.warning("event %s (%s) dead-lettered: %s: %s", event.id, event.flow, error.get("type"),
+                        error.get("message"))
+            return DEAD
+        return "superseded"
+
+    def _release(self, event: Event) -> str:
+        """Shutting down between steps: hand the event back; this run does not count as an attempt."""
+        now = self.clock()
+        event.status, event.claim, event.lease_until = QUEUED, None, None
+        event.attempts = max(0, event.attempts - 1)
+        event.due_at = event.updated_at = now
+        if self.store.save(event):
+            self.queue.dispatch(event.id)
+            return "released"
+        return "superseded"
+
+    def release_inflight(self) -> int:
+        """After the shutdown timeout: hand back events whose step is still running (never lost)."""
+        with self._lock:
+            inflight = dict(self._inflight)
+        released = 0
+        for event_id, claim in inflight.items():
+            event = self.store.get(event_id)
+            if event and event.status == RUNNING and event.claim == claim and self._release(event) == "released":
+                released += 1
+        return released
+
+    # -- the background duties of a worker process ---------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        until = self.clock() + self.lease
+        with self._lock:
+            inflight = dict(self._inflight)
+        for event_id, claim in inflight.items():
+            self.store.renew(event_id, claim, until)
+
+    def sweep(self) -> dict:
+        """Take over events whose worker died, and re-dispatch events whose queue task was lost."""
+        if self.stopping.is_set():
+            return {"taken_over": 0, "redispatched": 0}
+        now = self.clock()
+        taken_over = redispatched = 0
+        lost_candidates = []
+        for due in self.store.due(now):
+            if due.status == RUNNING:
+                taken_over += self._take_over(due.id, now)
+            elif due.status in WAITING and due.next_at < now - self.grace:
+                lost_candidates.append(due.id)
+        if lost_candidates:
+            waiting = self.queue.waiting_ids()
+            for event_id in lost_candidates:
+                if event_id not in waiting:
+                    self.queue.dispatch(event_id)
+                    redispatched += 1
+        if taken_over or redispatched:
+            log.warning("sweeper: took over %d event(s) from stopped workers, re-dispatched %d", taken_over,
+                        redispatched)
+        return {"taken_over": taken_over, "redispatched": redispatched}
+
+    def _take_over(self, event_id: str, now: float) -> int:
+        event = self.store.get(event_id)
+        if event is None or event.status != RUNNING:
+            return 0
+        flow = self.flows.get(event.flow)
+        limit = flow.retry.max_attempts if flow else 1
+        error = {"type": "WorkerStopped", "retryable": True,
+                 "message": f"the worker running attempt {event.attempts} stopped before finishing "
+                            f"(step {len(event.steps) + 1})"}
+        event.history.append(_line(error, now, event.attempts))
+        event.claim, event.lease_until, event.updated_at, event.error = None, None, now, error
+        if event.attempts >= limit:
+            event.status = DEAD
+        else:
+            event.status, event.due_at = QUEUED, now
+        if not self.store.save(event, lease_expired_before=now):
+            return 0
+        if event.status == QUEUED:
+            self.queue.dispatch(event.id)
+        return 1
+
+    def start_background(self) -> None:
+        """The heartbeat and sweeper threads (daemons; stopped by stop_background)."""
+        def every(seconds: float, duty):
+            def loop():
+                while not self._halt.wait(seconds):
+                    try:
+                        duty()
+                    except Exception:
+                        log.exception("%s failed; trying again later", duty.__name__)
+            return loop
+
+        try:
+            self.sweep()  # at start: recover what a previous run left behind
+        except Exception:
+            log.exception("the first sweep failed; trying again later")
+        for duty, seconds in ((self.heartbeat, self.lease / 3), (self.sweep, self.sweep_interval)):
+            thread = threading.Thread(target=every(seconds, duty), name=f"webhooks-{duty.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop_background(self) -> None:
+        self._halt.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
