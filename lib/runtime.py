@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import credentials as creds
-from .errors import ConnectorError, NetworkError, ServiceRetired
+from .errors import ConnectorError, NetworkError, ServiceRetired, UnexpectedResponse
+from .jsonsafe import check_body
 from .paging import emit_settings
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
-from .signing import SigV4, TokenAuth
+from .signing import RefreshingSigV4, SigV4, TokenAuth
 from .transport import Transport
 from .validation import validate_input, validate_output
 
@@ -78,16 +79,25 @@ class Runtime:
         self.transport = transport or Transport()
         self.environ = os.environ if environ is None else environ
         self.clock = clock
+        # Expiring credentials (credential_process), shared by every call and thread of this runtime.
+        self.credential_cache = creds.CredentialCache(**({"clock": clock} if clock else {}))
 
     # -- where a call goes and how it is signed --------------------------------------------------
 
     def target(self, action: Action, cfg: Mapping) -> Target:
         service = action.service
         if service.auth == "sigv4":
-            aws = creds.resolve_aws_credentials(cfg, self.environ)
+            def current() -> creds.AwsCredentials:
+                return creds.resolve_aws_credentials(cfg, self.environ, self.credential_cache)
+
+            aws = current()
             region = creds.resolve_region(cfg, self.environ)
             base = creds.resolve_aws_endpoint(service, cfg, region, self.environ)
-            signer = SigV4(aws, region, service.signing_name, **({"clock": self.clock} if self.clock else {}))
+            clock = {"clock": self.clock} if self.clock else {}
+            if aws.expires_at is None:
+                signer = SigV4(aws, region, service.signing_name, **clock)
+            else:  # checked again before each request is signed
+                signer = RefreshingSigV4(aws, current, region, service.signing_name, **clock)
             return Target(base, signer, aws.secrets())
         token = creds.resolve_token(service, cfg, self.environ)
         return Target(token.base_url, TokenAuth(token), token.secrets())
@@ -95,9 +105,12 @@ class Runtime:
     def redactor_for(self, action: Action, body: dict, target: Target | None = None) -> Redactor:
         redactor = Redactor(target.secrets if target else ())
         redactor.add(*secret_values(body, action.in_schema))
+        if target and isinstance(target.auth, RefreshingSigV4):  # credentials renewed mid-call are secrets too
+            target.auth.on_credentials = lambda fresh: redactor.add(*fresh.secrets())
         return redactor
 
     def prepare_input(self, action: Action, body) -> dict:
+        check_body(body)  # what JSON cannot carry, before the schema is consulted
         validate_input(action.in_schema, body)
         token_member = action.spec("IDEMPOTENCY_TOKEN")
         if token_member and token_member not in body:
@@ -116,15 +129,21 @@ class Runtime:
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer)
             page = parse_json(answer.content, answer.status)
+            # Known before validating: an error about a malformed answer must not quote its secrets.
+            redactor.add(*secret_values(page, action.out_schema))
             validate_output(action.out_schema, page)
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname
-                raise ServiceRetired(
+                retired = ServiceRetired(
                     f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
-                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired") from None
+                    f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired")
+                retired.attempts = exc.attempts
+                raise retired from None
             raise
-        redactor.add(*secret_values(page, action.out_schema))
+        except UnexpectedResponse as exc:  # a whole answer came, but not what the API promises
+            exc.attempts = exc.attempts or answer.attempts
+            raise
         return page
 
     # -- the whole step ---------------------------------------------------------------------------
@@ -149,6 +168,10 @@ class Runtime:
         except ConnectorError as exc:
             exc.message = redactor.scrub(exc.message)
             exc.args = (exc.message,)
+            if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
+                exc.code = redactor.scrub(exc.code)
+            if isinstance(exc.request_id, str):  # so is the request id it sends back
+                exc.request_id = redactor.scrub(exc.request_id)
             raise
 
     def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress):
