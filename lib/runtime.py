@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import credentials as creds
-from .errors import ConnectorError, NetworkError, ServiceRetired, UnexpectedResponse
-from .jsonsafe import check_body
+from .errors import ConnectorError, NetworkError, ServiceRetired
 from .paging import emit_settings
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
@@ -110,7 +109,6 @@ class Runtime:
         return redactor
 
     def prepare_input(self, action: Action, body) -> dict:
-        check_body(body)  # what JSON cannot carry, before the schema is consulted
         validate_input(action.in_schema, body)
         token_member = action.spec("IDEMPOTENCY_TOKEN")
         if token_member and token_member not in body:
@@ -124,6 +122,7 @@ class Runtime:
         request: HttpRequest = build_request(action, body, target.base_url)
         idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
         retired_on = getattr(action.service, "retired_on", None)
+        answer = None
         try:
             answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
@@ -141,8 +140,9 @@ class Runtime:
                 retired.attempts = exc.attempts
                 raise retired from None
             raise
-        except UnexpectedResponse as exc:  # a whole answer came, but not what the API promises
-            exc.attempts = exc.attempts or answer.attempts
+        except ConnectorError as exc:  # a whole answer came, but not what the API promises
+            if answer is not None and not exc.attempts:
+                exc.attempts = answer.attempts
             raise
         return page
 
