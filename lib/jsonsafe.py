@@ -5,7 +5,7 @@ before validation, naming the field:
 - nesting deeper than MAX_DEPTH (no API here nests that deep; deeper input would exhaust the recursion
   of the validator, of repr() in error messages and of json.dumps);
 - NaN and Infinity (json.dumps writes them as bare words, which is not JSON);
-- integers outside the signed 64-bit range (no API here takes larger ones; Python would send them);
+- integers too long to write as JSON text (more digits than Python converts, sys.get_int_max_str_digits);
 - strings or keys that are not valid Unicode text (lone surrogates cannot be encoded as UTF-8);
 - values JSON has no type for (bytes, sets, objects), and object keys that are not strings.
 """
@@ -13,11 +13,12 @@ before validation, naming the field:
 from __future__ import annotations
 
 import math
+import sys
 
 from .errors import BadInput
 
 MAX_DEPTH = 32
-INT64 = (-(2**63), 2**63 - 1)
+_LOG10_2 = math.log10(2)
 
 
 def _where(path: list) -> str:
@@ -51,8 +52,9 @@ def check_body(body) -> None:
         if isinstance(value, str):
             _check_text(value, path, "is a string that")
         elif isinstance(value, int):
-            if not INT64[0] <= value <= INT64[1]:
-                raise _refuse(path, "integer-range", "is an integer outside the 64-bit range")
+            limit = sys.get_int_max_str_digits()
+            if limit and value.bit_length() * _LOG10_2 > limit - 1:
+                raise _refuse(path, "integer-range", f"is an integer of more than {limit - 1} digits")
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise _refuse(path, "finite", "must be a finite number (NaN and Infinity are not JSON)")
