@@ -68,8 +68,8 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request provably did not reach the server (it cannot have acted on it)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
+        return True  # a ProxyError: the proxy could not be reached or would not open the tunnel
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = repr(exc)
         return any(mark in text for mark in ("NewConnectionError", "NameResolutionError", "Failed to resolve",
@@ -79,7 +79,9 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 def _network_error(exc: requests.RequestException, url_host: str) -> NetworkError:
     text = repr(exc)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ProxyError):
+        reason, kind = "the proxy (HTTPS_PROXY / HTTP_PROXY) could not be reached or refused the tunnel", "proxy"
+    elif isinstance(exc, requests.exceptions.ConnectTimeout):
         reason, kind = "connecting timed out", "connect-timeout"
     elif isinstance(exc, requests.exceptions.ReadTimeout):
         reason, kind = "the service did not answer in time", "read-timeout"

@@ -93,6 +93,7 @@ class ForwardProxy:
     @staticmethod
     def _connect(host, port) -> socket.socket | None:
         try:
+            host = "127.0.0.1" if host == "localhost" else host
             if host is None or not ipaddress.ip_address(host).is_loopback:
                 return None
             return socket.create_connection((host, int(port)), timeout=5)
