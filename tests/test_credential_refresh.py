@@ -20,6 +20,7 @@ import pytest
 
 from lib.errors import ConfigurationError
 from lib.runtime import Runtime
+from lib.transport import Transport
 from tests.conftest import FAKE_ACCESS_KEY
 from tests.support.cli import run_cli
 from tests.support.inputs import input_for, last_page, sample_output
@@ -126,20 +127,19 @@ def test_refreshed_within_five_minutes_of_expiration_before_the_call(process, se
     assert len(server.requests) == 3  # no request failed first
 
 
-def test_refreshed_between_two_attempts_of_one_call(process, monkeypatch):
+def test_refreshed_between_two_attempts_of_one_call(process):
     """A retry (or the next page) is signed anew, with credentials asked for again."""
     process.set(expires=T0 + dt.timedelta(minutes=6))
     clock = Clock()
 
-    def sleep(seconds: float) -> None:  # the backoff wait, made two minutes long
+    def backoff(seconds: float) -> None:  # the wait between the attempts, made two minutes long
         clock.now += dt.timedelta(minutes=2)
 
-    monkeypatch.setattr("lib.transport.time.sleep", sleep)
     answers = iter([Respond(503, {"message": "busy"})])
     reply = last_page(ACTION, sample_output(ACTION.out_schema))
     trace: list[str] = []
     with RawServer(lambda request: next(answers, None) or Respond(200, reply)) as server:
-        call(Runtime(clock=clock), server, trace=trace.append)
+        call(Runtime(transport=Transport(sleep=backoff), clock=clock), server, trace=trace.append)
         keys = [key_of(r) for r in server.requests]
     assert keys == ["AKIDPROCESS000000001", "AKIDPROCESS000000002"]
     assert process.runs == 2
