@@ -27,7 +27,8 @@ class Redactor:
         for value in values:
             if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
                 # Also as it appears inside JSON text and inside a URL, where it is escaped.
-                self._secrets.update({value, json.dumps(value)[1:-1], quote(value, safe="-._~")})
+                url_form = quote(value.encode("utf-8", "surrogatepass"), safe="-._~")
+                self._secrets.update({value, json.dumps(value)[1:-1], url_form})
 
     def scrub(self, text: str) -> str:
         # Longest first, so a secret that contains another is masked whole.

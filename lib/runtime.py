@@ -52,7 +52,7 @@ class Trace:
     def response(self, status: int, headers, content: bytes, attempt: int) -> None:
         try:
             data = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict):
             self.redactor.add(*secret_values(data, self.out_schema))

@@ -109,6 +109,17 @@ FAULTS = [
           UnexpectedResponse, 3, "never", message="not JSON"),
     Fault("JSON that is not an object", forever(lambda: Respond(200, [1, 2])), UnexpectedResponse, 3, "never",
           message="not an object"),
+    Fault("answer holding a lone surrogate", forever(lambda: Respond(200, b'{"note": "x\\ud800"}')),
+          UnexpectedResponse, 3, "never", message="not valid Unicode"),
+    Fault("answer holding NaN", forever(lambda: Respond(200, b'{"note": NaN}')), UnexpectedResponse, 3, "never",
+          message="finite"),
+    Fault("answer nested 50 deep", forever(lambda: Respond(200, b'{"a": ' + b"[" * 50 + b"]" * 50 + b"}")),
+          UnexpectedResponse, 3, "never", message="nested more than"),
+    Fault("answer nested 100000 deep", forever(lambda: Respond(200, b'{"a": ' + b"[" * 100_000 + b"]" * 100_000
+                                                             + b"}")),
+          UnexpectedResponse, 3, "never", message="nested too deeply"),
+    Fault("error page nested 100000 deep", forever(lambda: Respond(500, b"[" * 100_000 + b"]" * 100_000)),
+          ServiceUnavailable, 4, "idempotent"),
     Fault("larger than the bound (declared)", forever(lambda: Respond(200, {"pad": "x" * 4 * SMALL_BOUND})),
           UnexpectedResponse, 3, "never", transport={"max_response_bytes": SMALL_BOUND}, message="bound"),
     Fault("larger than the bound (undeclared)", forever(lambda: Respond(200, {"pad": "x" * 4 * SMALL_BOUND},
@@ -166,7 +177,7 @@ def test_fault(fault, action, aws_env, no_sleep, small_transport):
     server = _serve(fault, action)
     try:
         url = server.url if server else f"http://127.0.0.1:{free_port()}"
-        result = run_action(action, body, config_for(action, url))
+        result = run_action(action, body, config_for(action, url), "--verbose")  # the trace must cope too
         cli_count = _server_count(fault, server)
     finally:
         if server:
@@ -174,7 +185,8 @@ def test_fault(fault, action, aws_env, no_sleep, small_transport):
     assert result.code == exit_code, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     if error:
-        assert result.stderr.startswith(f"error: {error.__name__}"), result.stderr
+        assert result.stderr.splitlines()[-1].startswith(f"error: {error.__name__}"), result.stderr
+        assert sum(line.startswith("error: ") for line in result.stderr.splitlines()) == 1
         assert result.stdout == ""
     if cli_count is not None:
         assert cli_count == attempts

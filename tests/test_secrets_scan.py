@@ -167,18 +167,22 @@ def test_failures_echoing_the_secrets_show_none(action, status, scene, caplog, n
 
 @pytest.mark.parametrize("action", [a for a in ACTIONS if secret_values(
     sample_output(a.out_schema, secret=_answer_planter), a.out_schema)], ids=lambda a: a.key)
-def test_a_malformed_answer_does_not_quote_its_secrets(action, scene, caplog):
+@pytest.mark.parametrize("breakage", ["wrapped in an object", "with a lone surrogate"])
+def test_a_malformed_answer_does_not_quote_its_secrets(action, breakage, scene, caplog):
     answer = last_page(action, sample_output(action.out_schema, secret=_answer_planter))
     secrets = secret_values(answer, action.out_schema)
     scene.planted.add("answer secret in a malformed answer", *secrets)
     broken = json.loads(json.dumps(answer))
 
-    def break_secrets(node):  # every secret string becomes an object holding it: a type error
+    def broken_secret(value):
+        return {"wrapped": value} if breakage == "wrapped in an object" else value + "\ud800"
+
+    def break_secrets(node):  # every secret string is made invalid, still holding the secret
         if isinstance(node, dict):
             return {k: break_secrets(v) for k, v in node.items()}
         if isinstance(node, list):
             return [break_secrets(v) for v in node]
-        return {"wrapped": node} if node in secrets else node
+        return broken_secret(node) if node in secrets else node
 
     server = scene.serve(lambda request: Respond(200, break_secrets(broken)))
     cfg = scene.configure(action, server.url, "config")
