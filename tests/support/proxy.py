@@ -74,8 +74,7 @@ class ForwardProxy:
                 client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                 return
             origin_form = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            # One request per proxied connection keeps the relay simple.
-            rest = rest.replace(b"Connection: keep-alive", b"Connection: close")
+            # Then bytes are relayed both ways: a kept-alive client's next request goes to the same origin.
             upstream.sendall(f"{method} {origin_form} HTTP/1.1\r\n".encode("latin-1") + rest)
             self._pipe(client, upstream)
 
