@@ -42,9 +42,12 @@ def _read_json_arg(value: str, what: str):
         raise BadInput(f"cannot read {what} file: {exc.strerror}", field=what, rule="file") from None
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadInput(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                        field=what, rule="json") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, or nesting too deep
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else "a number in it is too long"
+        raise BadInput(f"{source} cannot be read: {reason}", field=what, rule="json") from None
 
 
 def _config(args) -> dict:

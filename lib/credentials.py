@@ -1,13 +1,24 @@
 """Where credentials, regions and endpoints come from: the step config, else the environment, else the
-AWS shared files, the order the AWS CLI and SDKs use."""
+AWS shared files, the order the AWS CLI and SDKs use.
+
+A profile's keys are read from the shared files afresh for every call, so a rotated file is used from
+the next call on. A profile's `credential_process` (as the AWS CLI runs it) gives credentials that may
+expire: they are kept in a `CredentialCache` and fetched again from the process when they are within
+REFRESH_WINDOW of their Expiration, before a request is signed with them, never after a failure.
+"""
 
 from __future__ import annotations
 
 import configparser
+import datetime as _dt
 import ipaddress
+import json
 import os
 import re
-from collections.abc import Mapping
+import shlex
+import subprocess  # nosec B404 # runs the profile's own credential_process, see run_credential_process
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,18 +28,30 @@ from .services import AwsService, TokenService
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 
 
+REFRESH_WINDOW = _dt.timedelta(minutes=5)
+PROCESS_TIMEOUT_SECONDS = 60
+
+
+def utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
 @dataclass(frozen=True)
 class AwsCredentials:
     access_key: str
     secret_key: str
     token: str | None = None
     source: str = "config"
+    expires_at: _dt.datetime | None = None  # None: they do not expire (static keys)
 
     def __repr__(self) -> str:  # never let a secret reach a log through repr()
-        return f"AwsCredentials(access_key=<redacted>, source={self.source!r})"
+        return f"AwsCredentials(access_key=<redacted>, source={self.source!r}, expires_at={self.expires_at})"
 
     def secrets(self) -> list[str]:
         return [s for s in (self.access_key, self.secret_key, self.token) if s]
+
+    def expires_within(self, window: _dt.timedelta, now: _dt.datetime) -> bool:
+        return self.expires_at is not None and self.expires_at - now <= window
 
 
 def _cfg(cfg: Mapping, key: str) -> str | None:
@@ -57,23 +80,106 @@ def _shared_file(environ: Mapping, env_name: str, default: str) -> str:
     return environ.get(env_name) or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".aws", default)
 
 
-def profile_settings(cfg: Mapping, environ: Mapping) -> dict[str, str]:
-    """The named profile's settings: ~/.aws/config first, ~/.aws/credentials on top (as the CLI does)."""
+def _profile_files(cfg: Mapping, environ: Mapping) -> tuple[dict[str, str], dict[str, str]]:
+    """The named profile's section in ~/.aws/config and in ~/.aws/credentials."""
     name = _profile_name(cfg, environ)
-    settings: dict[str, str] = {}
+    from_config: dict[str, str] = {}
     config = _read_ini(_shared_file(environ, "AWS_CONFIG_FILE", "config"))
     section = "default" if name == "default" else f"profile {name}"
     for candidate in (section, name):
         if config.has_section(candidate):
-            settings.update(config.items(candidate))
+            from_config = dict(config.items(candidate))
             break
     creds = _read_ini(_shared_file(environ, "AWS_SHARED_CREDENTIALS_FILE", "credentials"))
-    if creds.has_section(name):
-        settings.update(creds.items(name))
-    return settings
+    return from_config, dict(creds.items(name)) if creds.has_section(name) else {}
 
 
-def resolve_aws_credentials(cfg: Mapping, environ: Mapping = os.environ) -> AwsCredentials:
+def profile_settings(cfg: Mapping, environ: Mapping) -> dict[str, str]:
+    """The named profile's settings: ~/.aws/config first, ~/.aws/credentials on top (as the CLI does)."""
+    from_config, from_credentials = _profile_files(cfg, environ)
+    return {**from_config, **from_credentials}
+
+
+def _process_error(profile: str, problem: str) -> ConfigurationError:
+    return ConfigurationError(f"the credential_process of AWS profile '{profile}' {problem}",
+                              field="credential_process", rule="credential-process")
+
+
+def _expiration(value, profile: str) -> _dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        when = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _process_error(profile, "printed an Expiration that is not an ISO 8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
+
+
+def run_credential_process(command: str, profile: str, environ: Mapping = os.environ) -> AwsCredentials:
+    """Run the profile's credential_process as the AWS CLI does (no shell) and read the JSON it prints:
+    {"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}. Its output is
+    never quoted in an error: it holds the keys."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        raise _process_error(profile, "is not a command line that can be split into words") from None
+    if not argv:
+        raise _process_error(profile, "is empty")
+    try:
+        # The command the user configured for this profile, run without a shell, as the AWS CLI does.
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, env=dict(environ),
+                              timeout=PROCESS_TIMEOUT_SECONDS, check=False)  # nosec B603
+    except subprocess.TimeoutExpired:
+        raise _process_error(profile, f"did not finish within {PROCESS_TIMEOUT_SECONDS} s") from None
+    except OSError as exc:
+        raise _process_error(profile, f"could not be started ({exc.strerror or type(exc).__name__})") from None
+    if done.returncode != 0:
+        # Its stderr is not shown: it is another program's output and may hold secrets.
+        raise _process_error(profile, f"failed with exit code {done.returncode} (run it yourself to see why)")
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise _process_error(profile, "did not print a JSON object")
+    if data.get("Version") != 1:
+        raise _process_error(profile, "printed a Version other than 1")
+    key, secret, token = data.get("AccessKeyId"), data.get("SecretAccessKey"), data.get("SessionToken")
+    if not (isinstance(key, str) and key and isinstance(secret, str) and secret):
+        raise _process_error(profile, "did not print AccessKeyId and SecretAccessKey")
+    if token is not None and not isinstance(token, str):
+        raise _process_error(profile, "printed a SessionToken that is not a string")
+    return AwsCredentials(key, secret, token or None, f"profile {profile} (credential_process)",
+                          _expiration(data.get("Expiration"), profile))
+
+
+class CredentialCache:
+    """Credentials that expire, kept until REFRESH_WINDOW before their Expiration, then fetched again from
+    their source before they are used: never handed out expired. One lock, so many threads that need
+    them at once start the source once. Credentials without an Expiration are kept (they do not expire)."""
+
+    def __init__(self, clock: Callable[[], _dt.datetime] = utcnow):
+        self.clock = clock
+        self._kept: dict[tuple, AwsCredentials] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, load: Callable[[], AwsCredentials]) -> AwsCredentials:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and not kept.expires_within(REFRESH_WINDOW, self.clock()):
+                return kept
+            self._kept.pop(key, None)
+            fresh = load()
+            if fresh.expires_within(_dt.timedelta(0), self.clock()):
+                raise ConfigurationError(f"the AWS credentials from {fresh.source} have already expired "
+                                         f"({fresh.expires_at:%Y-%m-%dT%H:%M:%SZ})", field="credential_process",
+                                         rule="expired")
+            self._kept[key] = fresh
+            return fresh
+
+
+def resolve_aws_credentials(cfg: Mapping, environ: Mapping = os.environ,
+                            cache: CredentialCache | None = None) -> AwsCredentials:
     key, secret = _cfg(cfg, "accessKeyId"), _cfg(cfg, "secretAccessKey")
     if key and secret:
         return AwsCredentials(key, secret, _cfg(cfg, "sessionToken"), "config")
@@ -85,15 +191,31 @@ def resolve_aws_credentials(cfg: Mapping, environ: Mapping = os.environ) -> AwsC
         key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
         if key and secret:
             return AwsCredentials(key, secret, environ.get("AWS_SESSION_TOKEN") or None, "environment")
-    settings = profile_settings(cfg, environ)
-    key, secret = settings.get("aws_access_key_id"), settings.get("aws_secret_access_key")
-    if key and secret:
-        return AwsCredentials(key, secret, settings.get("aws_session_token") or None,
-                              f"profile {_profile_name(cfg, environ)}")
+    # The AWS SDKs' order for a profile: keys in ~/.aws/credentials, its credential_process, keys in ~/.aws/config.
+    name = _profile_name(cfg, environ)
+    from_config, from_credentials = _profile_files(cfg, environ)
+    found = _profile_keys(from_credentials, name)
+    if found:
+        return found
+    command = from_credentials.get("credential_process") or from_config.get("credential_process")
+    if command:
+        cache = cache or CredentialCache()
+        source = (_shared_file(environ, "AWS_CONFIG_FILE", "config"), name, command)
+        return cache.get(source, lambda: run_credential_process(command, name, environ))
+    found = _profile_keys(from_config, name)
+    if found:
+        return found
     raise ConfigurationError(
         "no AWS credentials: set accessKeyId/secretAccessKey in the step config, AWS_ACCESS_KEY_ID/"
-        "AWS_SECRET_ACCESS_KEY in the environment, or a profile in ~/.aws/credentials",
-        field="accessKeyId", rule="required")
+        "AWS_SECRET_ACCESS_KEY in the environment, or a profile in ~/.aws/credentials (keys or a "
+        "credential_process)", field="accessKeyId", rule="required")
+
+
+def _profile_keys(settings: Mapping, name: str) -> AwsCredentials | None:
+    key, secret = settings.get("aws_access_key_id"), settings.get("aws_secret_access_key")
+    if key and secret:
+        return AwsCredentials(key, secret, settings.get("aws_session_token") or None, f"profile {name}")
+    return None
 
 
 def resolve_region(cfg: Mapping, environ: Mapping = os.environ) -> str:

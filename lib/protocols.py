@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .errors import BadInput, ConnectorError, UnexpectedResponse, error_type_for
+from .jsonsafe import check_answer
 from .registry import Action
 
 _TEMPLATE_PARAM = re.compile(r"{([^}]+)}")
@@ -121,9 +122,13 @@ def parse_json(content: bytes, status: int) -> dict:
     except ValueError:
         raise UnexpectedResponse(f"the service answered HTTP {status} with a body that is not JSON",
                                  status=status) from None
+    except RecursionError:
+        raise UnexpectedResponse(f"the service answered HTTP {status} with JSON nested too deeply to read",
+                                 status=status) from None
     if not isinstance(data, dict):
         raise UnexpectedResponse(f"the service answered HTTP {status} with JSON that is not an object",
                                  status=status)
+    check_answer(data, status)  # NaN, lone surrogates, ...: nothing downstream could write them out
     return data
 
 
@@ -138,7 +143,7 @@ def _error_fields(protocol: str, headers, content: bytes) -> tuple[str | None, s
     """(code, message, request id) from an error answer, whatever shape the service used."""
     try:
         data = json.loads(content) if content else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         data = {}
     if not isinstance(data, dict):
         data = {}

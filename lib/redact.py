@@ -7,7 +7,9 @@ secrets (the next flow step needs them); logs, errors, --verbose and --dry-run n
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import quote
 
 MASK = "***"
 _SIGNATURE = re.compile(r"(Signature=)[0-9a-f]+")
@@ -24,7 +26,9 @@ class Redactor:
     def add(self, *values) -> None:
         for value in values:
             if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                self._secrets.add(value)
+                # Also as it appears inside JSON text and inside a URL, where it is escaped.
+                url_form = quote(value.encode("utf-8", "surrogatepass"), safe="-._~")
+                self._secrets.update({value, json.dumps(value)[1:-1], url_form})
 
     def scrub(self, text: str) -> str:
         # Longest first, so a secret that contains another is masked whole.

@@ -22,7 +22,7 @@ from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
-from .signing import SigV4, TokenAuth
+from .signing import RefreshingSigV4, SigV4, TokenAuth
 from .transport import Transport
 from .validation import validate_input, validate_output
 
@@ -52,7 +52,7 @@ class Trace:
     def response(self, status: int, headers, content: bytes, attempt: int) -> None:
         try:
             data = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict):
             self.redactor.add(*secret_values(data, self.out_schema))
@@ -78,16 +78,25 @@ class Runtime:
         self.transport = transport or Transport()
         self.environ = os.environ if environ is None else environ
         self.clock = clock
+        # Expiring credentials (credential_process), shared by every call and thread of this runtime.
+        self.credential_cache = creds.CredentialCache(**({"clock": clock} if clock else {}))
 
     # -- where a call goes and how it is signed --------------------------------------------------
 
     def target(self, action: Action, cfg: Mapping) -> Target:
         service = action.service
         if service.auth == "sigv4":
-            aws = creds.resolve_aws_credentials(cfg, self.environ)
+            def current() -> creds.AwsCredentials:
+                return creds.resolve_aws_credentials(cfg, self.environ, self.credential_cache)
+
+            aws = current()
             region = creds.resolve_region(cfg, self.environ)
             base = creds.resolve_aws_endpoint(service, cfg, region, self.environ)
-            signer = SigV4(aws, region, service.signing_name, **({"clock": self.clock} if self.clock else {}))
+            clock = {"clock": self.clock} if self.clock else {}
+            if aws.expires_at is None:
+                signer = SigV4(aws, region, service.signing_name, **clock)
+            else:  # checked again before each request is signed
+                signer = RefreshingSigV4(aws, current, region, service.signing_name, **clock)
             return Target(base, signer, aws.secrets())
         token = creds.resolve_token(service, cfg, self.environ)
         return Target(token.base_url, TokenAuth(token), token.secrets())
@@ -95,6 +104,8 @@ class Runtime:
     def redactor_for(self, action: Action, body: dict, target: Target | None = None) -> Redactor:
         redactor = Redactor(target.secrets if target else ())
         redactor.add(*secret_values(body, action.in_schema))
+        if target and isinstance(target.auth, RefreshingSigV4):  # credentials renewed mid-call are secrets too
+            target.auth.on_credentials = lambda fresh: redactor.add(*fresh.secrets())
         return redactor
 
     def prepare_input(self, action: Action, body) -> dict:
@@ -111,6 +122,7 @@ class Runtime:
         request: HttpRequest = build_request(action, body, target.base_url)
         idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
         retired_on = getattr(action.service, "retired_on", None)
+        answer = None
         try:
             answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
@@ -127,6 +139,10 @@ class Runtime:
                     f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired")
                 retired.attempts = exc.attempts
                 raise retired from None
+            raise
+        except ConnectorError as exc:  # a whole answer came, but not what the API promises
+            if answer is not None and not exc.attempts:
+                exc.attempts = answer.attempts
             raise
         return page
 
@@ -159,6 +175,8 @@ class Runtime:
             exc.args = (exc.message,)
             if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
                 exc.code = redactor.scrub(exc.code)
+            if isinstance(exc.request_id, str):  # so is the request id it sends back
+                exc.request_id = redactor.scrub(exc.request_id)
             raise
 
     def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit):

@@ -149,3 +149,23 @@ class TokenAuth(requests.auth.AuthBase):
     def __call__(self, r):
         r.headers[self.credentials.header] = self.credentials.value
         return r
+
+
+class RefreshingSigV4(SigV4):
+    """SigV4 for credentials that expire: asks their source for the current ones before signing each request
+    (each attempt, each page), so a long listing or a retry never goes out with credentials about to expire.
+    `on_credentials` (set by the runtime) learns each set used, to redact it."""
+
+    def __init__(self, credentials: AwsCredentials, current: Callable[[], AwsCredentials], region: str,
+                 service: str, clock: Callable[[], _dt.datetime] = _utcnow):
+        super().__init__(credentials, region, service, clock)
+        self.current = current
+        self.on_credentials: Callable[[AwsCredentials], None] | None = None
+
+    def get_aws_request_headers_handler(self, r):
+        credentials = self.current()
+        if self.on_credentials:
+            self.on_credentials(credentials)
+        return self.get_aws_request_headers(r=r, aws_access_key=credentials.access_key,
+                                            aws_secret_access_key=credentials.secret_key,
+                                            aws_token=credentials.token)

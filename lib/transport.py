@@ -24,7 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .errors import ConnectorError, NetworkError, UnexpectedResponse
+from .errors import ConfigurationError, ConnectorError, NetworkError, UnexpectedResponse
 from .protocols import HttpRequest, error_from_response
 
 ALWAYS_RETRIED_STATUS = frozenset({429, 503})
@@ -68,8 +68,8 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request provably did not reach the server (it cannot have acted on it)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
+        return True  # a ProxyError: the proxy could not be reached or would not open the tunnel
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = repr(exc)
         return any(mark in text for mark in ("NewConnectionError", "NameResolutionError", "Failed to resolve",
@@ -79,7 +79,9 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 def _network_error(exc: requests.RequestException, url_host: str) -> NetworkError:
     text = repr(exc)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ProxyError):
+        reason, kind = "the proxy (HTTPS_PROXY / HTTP_PROXY) could not be reached or refused the tunnel", "proxy"
+    elif isinstance(exc, requests.exceptions.ConnectTimeout):
         reason, kind = "connecting timed out", "connect-timeout"
     elif isinstance(exc, requests.exceptions.ReadTimeout):
         reason, kind = "the service did not answer in time", "read-timeout"
@@ -97,6 +99,14 @@ def _network_error(exc: requests.RequestException, url_host: str) -> NetworkErro
     if kind == "tls":
         error.retryable = False
     return error
+
+
+def _headers_cut_off(response: requests.Response) -> bool:
+    """True when the header block ended without its blank line (the connection closed in the middle of
+    it): urllib3 only logs that, and would hand over an empty body as if the answer were complete."""
+    original = getattr(response.raw, "_original_response", None)
+    defects = getattr(getattr(original, "msg", None), "defects", None) or ()
+    return any(type(defect).__name__ == "MissingHeaderBodySeparatorDefect" for defect in defects)
 
 
 class Transport:
@@ -130,10 +140,22 @@ class Transport:
             requests.Request(request.method, request.url, headers=request.headers, data=request.body, auth=auth))
 
     def _settings(self, url: str) -> dict:
+        """Proxies (HTTPS_PROXY, NO_PROXY, ...) and the CA bundle: AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE /
+        CURL_CA_BUNDLE, else the system's. Verification itself is never turned off."""
         verify = os.environ.get("AWS_CA_BUNDLE") or None
-        return self.session.merge_environment_settings(url, {}, True, verify, None)
+        settings = self.session.merge_environment_settings(url, {}, True, verify, None)
+        bundle = settings.get("verify")
+        if isinstance(bundle, str) and not os.path.exists(bundle):
+            source = "AWS_CA_BUNDLE" if verify else next(
+                (name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(name) == bundle),
+                "REQUESTS_CA_BUNDLE")
+            raise ConfigurationError(f"{source} names a CA bundle that does not exist: {bundle}",
+                                     field=source, rule="file")
+        return settings
 
     def _read(self, response: requests.Response) -> bytes:
+        if _headers_cut_off(response):
+            raise requests.exceptions.ChunkedEncodingError("the answer's header block was cut off")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
             response.close()
@@ -167,6 +189,9 @@ class Transport:
                     content = self._read(response)
                 finally:
                     response.close()
+            except UnexpectedResponse as exc:  # larger than the bound
+                exc.attempts = attempt
+                raise
             except requests.RequestException as exc:
                 error = _network_error(exc, host)
                 may_retry = error.retryable and (idempotent or _never_sent(exc))
@@ -178,9 +203,11 @@ class Transport:
                 if response.status_code < 300:
                     return Answer(response.status_code, response.headers, content, attempt)
                 if response.status_code < 400:
-                    raise UnexpectedResponse(
+                    redirect = UnexpectedResponse(
                         f"the service answered with a redirect (HTTP {response.status_code}), which is not followed",
                         status=response.status_code)
+                    redirect.attempts = attempt
+                    raise redirect
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 error = error_from_response(protocol, response.status_code, response.headers, content,
                                             retry_after=retry_after)

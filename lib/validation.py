@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 from jsonschema.exceptions import SchemaError
 
 from .errors import BadInput, UnexpectedResponse
+from .jsonsafe import check_body
 
 
 @lru_cache(maxsize=512)
@@ -169,6 +170,7 @@ def _sorted_errors(validator, instance) -> list[ValidationError]:
 
 def validate_input(schema: dict, body) -> None:
     """Refuse a message body that breaks the action's in-schema; nothing is sent."""
+    check_body(body)  # first what JSON cannot carry (NaN, lone surrogates, ...), which no schema can say
     if not isinstance(body, dict):
         raise BadInput(f"the message body must be a JSON object, not {type(body).__name__}",
                        field="(body)", rule="type")

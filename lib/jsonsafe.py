@@ -1,0 +1,87 @@
+"""What a message body (or a service's answer) must be before its schema is even consulted: something the
+JSON wire can carry, and every consumer (stdout, the platform, the validator) can handle.
+
+JSON Schema cannot say these, and Python's json module lets them through, so they are refused here,
+naming the field:
+- nesting deeper than MAX_DEPTH (no API here nests that deep; deeper data would exhaust the recursion
+  of the validator, of repr() in error messages and of json.dumps);
+- NaN and Infinity (json.dumps writes them as bare words, which is not JSON);
+- integers too long to write as JSON text (more digits than Python converts, sys.get_int_max_str_digits);
+- strings or keys that are not valid Unicode text (lone surrogates cannot be encoded as UTF-8);
+- values JSON has no type for (bytes, sets, objects), and object keys that are not strings.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from .errors import BadInput, UnexpectedResponse
+
+MAX_DEPTH = 32
+_LOG10_2 = math.log10(2)
+
+
+def _where(path: list) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"
+
+
+def _valid_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def find_problem(value) -> tuple[str, str, str] | None:
+    """(field, rule, what is wrong) for the first part of `value` JSON cannot carry; walks without recursion."""
+    stack = [(value, [], 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _where(path), "depth", f"is nested more than {MAX_DEPTH} levels deep"
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str):
+            if not _valid_text(value):
+                return _where(path), "unicode", "is a string that is not valid Unicode text (a lone surrogate)"
+        elif isinstance(value, int):
+            limit = sys.get_int_max_str_digits()
+            if limit and value.bit_length() * _LOG10_2 > limit - 1:
+                return _where(path), "integer-range", f"is an integer of more than {limit - 1} digits"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return _where(path), "finite", "must be a finite number (NaN and Infinity are not JSON)"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return _where(path), "key-type", "has a key that is not a string"
+                if not _valid_text(key):
+                    return _where(path), "unicode", "has a key that is not valid Unicode text (a lone surrogate)"
+                stack.append((item, path + [key], depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, path + [i], depth + 1) for i, item in enumerate(value))
+        else:
+            return _where(path), "type", f"is a {type(value).__name__}, which JSON cannot carry"
+    return None
+
+
+def check_body(body) -> None:
+    """Refuse an input body JSON cannot carry (BadInput, naming the field): nothing is sent."""
+    problem = find_problem(body)
+    if problem:
+        field, rule, sentence = problem
+        raise BadInput(f"input field '{field}' {sentence}", field=field, rule=rule)
+
+
+def check_answer(data, status: int) -> None:
+    """Refuse a service's answer JSON cannot carry onward (UnexpectedResponse, naming the field)."""
+    problem = find_problem(data)
+    if problem:
+        field, _, sentence = problem
+        raise UnexpectedResponse(f"the service answered HTTP {status} with a field '{field}' that {sentence}",
+                                 status=status)

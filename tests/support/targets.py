@@ -1,0 +1,40 @@
+"""Pointing any action at a test server, whatever its service: the step config that sends it there, and
+the actions that stand for each service and idempotency class in tests that need not run every action."""
+
+from __future__ import annotations
+
+import json
+
+from lib.registry import Action, action_keys, get_action
+from tests.support.cli import CliResult, run_cli
+
+FAKE_TOKEN = "test-api-token-not-real-0000"
+
+
+def is_idempotent(action: Action) -> bool:
+    """The runtime's rule: declared idempotent, or made so by an idempotency token."""
+    return bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+
+
+def config_for(action: Action, base_url: str, token: str = FAKE_TOKEN) -> dict:
+    """The step config that sends `action` to `base_url` (AWS keys come from the environment: aws_env)."""
+    service = action.service
+    if service.auth == "sigv4":
+        return {"endpoint": base_url}
+    return {service.endpoint_cfg: base_url, service.token_cfg: token}
+
+
+def all_actions() -> list[Action]:
+    return [get_action(key) for key in action_keys()]
+
+
+def representatives() -> list[Action]:
+    """For each service, its first idempotent and its first non-idempotent action (registry order)."""
+    chosen: dict[tuple[str, bool], Action] = {}
+    for action in all_actions():
+        chosen.setdefault((action.service_name, is_idempotent(action)), action)
+    return list(chosen.values())
+
+
+def run_action(action: Action, body, cfg: dict, *extra: str) -> CliResult:
+    return run_cli("run", action.key, "--input", json.dumps(body), "--config", json.dumps(cfg), *extra)
