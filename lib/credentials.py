@@ -9,21 +9,21 @@ REFRESH_WINDOW of their Expiration, before a request is signed with them, never 
 
 from __future__ import annotations
 
-import configparser
 import datetime as _dt
-import ipaddress
 import json
 import os
 import re
-import shlex
-import subprocess  # nosec B404 # runs the profile's own credential_process, see run_credential_process
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 from .services import AwsService, TokenService
+
+if TYPE_CHECKING:  # imported where used: most calls read neither an AWS file nor a credential_process
+    import configparser
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 
@@ -68,6 +68,8 @@ def _profile_name(cfg: Mapping, environ: Mapping) -> str:
 
 
 def _read_ini(path: str) -> configparser.ConfigParser:
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(os.path.expanduser(path), encoding="utf-8")
@@ -119,6 +121,9 @@ def run_credential_process(command: str, profile: str, environ: Mapping = os.env
     """Run the profile's credential_process as the AWS CLI does (no shell) and read the JSON it prints:
     {"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}. Its output is
     never quoted in an error: it holds the keys."""
+    import shlex
+    import subprocess  # nosec B404 # runs the profile's own credential_process, see the comment below
+
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -233,6 +238,8 @@ def resolve_region(cfg: Mapping, environ: Mapping = os.environ) -> str:
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -113,6 +112,8 @@ class Runtime:
         token_member = action.spec("IDEMPOTENCY_TOKEN")
         if token_member and token_member not in body:
             # As the AWS SDKs do: a fresh token makes the call safe to retry.
+            import uuid
+
             body = {**body, token_member: str(uuid.uuid4())}
         return body
 

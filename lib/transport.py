@@ -12,7 +12,6 @@ Authorization header to another host or to plain HTTP. A 3xx is reported as an u
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import threading
@@ -59,6 +58,8 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only for the rare HTTP-date form
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
