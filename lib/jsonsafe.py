@@ -22,14 +22,21 @@ MAX_DEPTH = 32
 _LOG10_2 = math.log10(2)
 
 
-def _where(path: list) -> str:
+def _where(link) -> str:
+    """The field's name from its (parent link, key) chain, built only for the value refused."""
+    path = []
+    while link is not None:
+        link, part = link
+        path.append(part)
     out = ""
-    for part in path:
+    for part in reversed(path):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(body)"
 
 
 def _valid_text(text: str) -> bool:
+    if text.isascii():  # the common case, and a flag lookup: no copy
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -38,8 +45,10 @@ def _valid_text(text: str) -> bool:
 
 
 def find_problem(value) -> tuple[str, str, str] | None:
-    """(field, rule, what is wrong) for the first part of `value` JSON cannot carry; walks without recursion."""
-    stack = [(value, [], 0)]
+    """(field, rule, what is wrong) for the first part of `value` JSON cannot carry; walks without recursion.
+    Each value's place is kept as a link to its parent's, so a big answer costs no path copies."""
+    limit = sys.get_int_max_str_digits()
+    stack = [(value, None, 0)]
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -50,7 +59,6 @@ def find_problem(value) -> tuple[str, str, str] | None:
             if not _valid_text(value):
                 return _where(path), "unicode", "is a string that is not valid Unicode text (a lone surrogate)"
         elif isinstance(value, int):
-            limit = sys.get_int_max_str_digits()
             if limit and value.bit_length() * _LOG10_2 > limit - 1:
                 return _where(path), "integer-range", f"is an integer of more than {limit - 1} digits"
         elif isinstance(value, float):
@@ -62,9 +70,9 @@ def find_problem(value) -> tuple[str, str, str] | None:
                     return _where(path), "key-type", "has a key that is not a string"
                 if not _valid_text(key):
                     return _where(path), "unicode", "has a key that is not valid Unicode text (a lone surrogate)"
-                stack.append((item, path + [key], depth + 1))
+                stack.append((item, (path, key), depth + 1))
         elif isinstance(value, list):
-            stack.extend((item, path + [i], depth + 1) for i, item in enumerate(value))
+            stack.extend((item, (path, i), depth + 1) for i, item in enumerate(value))
         else:
             return _where(path), "type", f"is a {type(value).__name__}, which JSON cannot carry"
     return None

@@ -11,6 +11,8 @@ import json
 import re
 from urllib.parse import quote
 
+from .schema_cache import PerSchema
+
 MASK = "***"
 _SIGNATURE = re.compile(r"(Signature=)[0-9a-f]+")
 _CREDENTIAL = re.compile(r"(Credential=)[^/,\s]+")
@@ -47,17 +49,31 @@ class Redactor:
         return out
 
 
+_NO_SCHEMA: dict = {}  # shared, never changed: what a value without a schema of its own is read with
+
+
+def _holds_secret(schema) -> bool:
+    if isinstance(schema, dict):
+        return bool(schema.get("x-secret")) or any(_holds_secret(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_holds_secret(v) for v in schema)
+    return False
+
+
+holds_secret = PerSchema(_holds_secret)  # True when the schema, or any part of it, marks a field secret
+
+
 def _subschemas(schema: dict, key):
     """The schema of a property or array item, following the shapes our schemas use."""
     if not isinstance(schema, dict):
-        return {}
+        return _NO_SCHEMA
     if isinstance(key, int):
-        return schema.get("items", {})
-    props = schema.get("properties", {})
+        return schema.get("items", _NO_SCHEMA)
+    props = schema.get("properties", _NO_SCHEMA)
     if key in props:
         return props[key]
     extra = schema.get("additionalProperties")
-    return extra if isinstance(extra, dict) else {}
+    return extra if isinstance(extra, dict) else _NO_SCHEMA
 
 
 def secret_values(data, schema: dict) -> list[str]:
@@ -65,6 +81,8 @@ def secret_values(data, schema: dict) -> list[str]:
     found: list[str] = []
 
     def walk(value, sub, secret):
+        if not secret and not holds_secret(sub):  # nothing secret below: most answers end here at once
+            return
         secret = secret or (isinstance(sub, dict) and bool(sub.get("x-secret")))
         if isinstance(value, dict):
             for k, v in value.items():

@@ -1,30 +1,23 @@
-"""JSON Schema validation with errors a person can act on: the field, the rule, and a fix.
+"""The reference validator: jsonschema (Draft 2020-12) with our rules (lib/rules.py), and errors a person
+can act on: the field, the rule, and a fix. It decides whenever the fast stage (lib/fast_validation.py)
+does not say "valid", so it is loaded only for a refused message, and by tests and tools.
 
-Patterns are evaluated with the `regex` module, which understands the Unicode classes the AWS models
-use (`\\p{C}`), and a final `$` means the true end of the string: Python's `$` would also accept a
-trailing newline, which is exactly the CR/LF smuggling an anchored pattern must refuse.
+Validators are compiled once per schema object and kept (schemas are loaded once per action), so a
+call costs the walk over its message and nothing more.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
-from functools import lru_cache
 
 import regex
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from jsonschema.exceptions import SchemaError
 
 from .errors import BadInput, UnexpectedResponse
-from .jsonsafe import check_body
-
-
-@lru_cache(maxsize=512)
-def compiled_pattern(pattern: str) -> regex.Pattern:
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        pattern = pattern[:-1] + r"\Z"
-    return regex.compile(pattern)
+from .redact import holds_secret
+from .rules import compiled_pattern, is_canonical_base64, is_strict_integer
+from .schema_cache import PerSchema
 
 
 def _pattern(validator, pattern, instance, schema):
@@ -33,21 +26,12 @@ def _pattern(validator, pattern, instance, schema):
 
 
 def _content_encoding(validator, encoding, instance, schema):
-    # An assertion here, not only an annotation: a blob must be the canonical base64 of its bytes, the
-    # string an SDK would send for them (no whitespace, padding, or stray bits a service may read otherwise).
-    if encoding == "base64" and validator.is_type(instance, "string"):
-        try:
-            canonical = base64.b64encode(base64.b64decode(instance, validate=True)).decode("ascii") == instance
-        except (binascii.Error, ValueError):
-            canonical = False
-        if not canonical:
-            yield ValidationError("is not base64 encoded")
+    if encoding == "base64" and validator.is_type(instance, "string") and not is_canonical_base64(instance):
+        yield ValidationError("is not base64 encoded")
 
 
 def _is_integer(checker, instance) -> bool:
-    # JSON Schema counts 5.0 as an integer; the AWS SDKs refuse it for an integer or long member, and
-    # serialising it would send '5.0' where the service expects 5.
-    return isinstance(instance, int) and not isinstance(instance, bool)
+    return is_strict_integer(instance)
 
 
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern, "contentEncoding": _content_encoding},
@@ -67,19 +51,7 @@ def check_schema(schema: dict) -> None:
         raise SchemaError.create_from(error)
 
 
-@lru_cache(maxsize=512)
-def _validator_for(schema_json: str):
-    import json
-
-    schema = json.loads(schema_json)
-    return _Validator(schema)
-
-
-def validator_for(schema: dict):
-    """A compiled validator, cached by the schema's text so each schema compiles once per process."""
-    import json
-
-    return _validator_for(json.dumps(schema, sort_keys=True))
+validator_for = PerSchema(_Validator)  # the compiled reference validator of a schema object, made once
 
 
 def field_path(path) -> str:
@@ -92,14 +64,6 @@ def field_path(path) -> str:
     return out
 
 
-def _holds_secret(schema) -> bool:
-    if isinstance(schema, dict):
-        return bool(schema.get("x-secret")) or any(_holds_secret(v) for v in schema.values())
-    if isinstance(schema, list):
-        return any(_holds_secret(v) for v in schema)
-    return False
-
-
 def _secret_involved(error: ValidationError, root: dict | None) -> bool:
     """True when the refused value is a secret field, lies under one, or may contain one."""
     node = root
@@ -110,7 +74,7 @@ def _secret_involved(error: ValidationError, root: dict | None) -> bool:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             break
-    return _holds_secret(error.schema)
+    return holds_secret(error.schema)
 
 
 def _shown(error: ValidationError, root: dict | None = None) -> str:
@@ -165,15 +129,14 @@ def _explain(error: ValidationError, where: str, root: dict | None = None) -> tu
 
 
 def _sorted_errors(validator, instance) -> list[ValidationError]:
-    return sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    # Shallowest field first; at one field, by rule name, so the order does not hang on the order of the
+    # schema's keys (and an unknown field, 'additionalProperties', is named before a missing one).
+    return sorted(validator.iter_errors(instance),
+                  key=lambda e: (len(e.absolute_path), list(map(str, e.path)), str(e.validator)))
 
 
-def validate_input(schema: dict, body) -> None:
-    """Refuse a message body that breaks the action's in-schema; nothing is sent."""
-    check_body(body)  # first what JSON cannot carry (NaN, lone surrogates, ...), which no schema can say
-    if not isinstance(body, dict):
-        raise BadInput(f"the message body must be a JSON object, not {type(body).__name__}",
-                       field="(body)", rule="type")
+def refuse_input(schema: dict, body) -> None:
+    """Raise BadInput naming the first problem of a body the schema refuses; return if it is valid."""
     errors = _sorted_errors(validator_for(schema), body)
     if errors:
         field, rule, sentence = _explain(errors[0], "input", schema)
@@ -181,8 +144,8 @@ def validate_input(schema: dict, body) -> None:
         raise BadInput(sentence + more, field=field, rule=rule)
 
 
-def validate_output(schema: dict, body) -> None:
-    """The service's answer must have the shape the API documents."""
+def refuse_output(schema: dict, body) -> None:
+    """Raise UnexpectedResponse naming the first problem of an answer the schema refuses."""
     errors = _sorted_errors(validator_for(schema), body)
     if errors:
         field, rule, sentence = _explain(errors[0], "response", schema)

@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
+from lib.reference_validation import check_schema
 from lib.registry import ROOT, component, get_action
 from lib.services import SERVICES
-from lib.validation import check_schema
 
 KEYS = list(component()["actions"])
 

@@ -13,7 +13,8 @@ import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_ONLY = {"pytest", "responses", "botocore", "boto3", "hypothesis", "ruff", "moto"}
-IMPORT_TO_DIST = {"aws_requests_auth": "aws-requests-auth", "jsonata": "jsonata-python", "yaml": "pyyaml"}
+IMPORT_TO_DIST = {"aws_requests_auth": "aws-requests-auth", "jsonschema_rs": "jsonschema-rs",
+                  "jsonata": "jsonata-python", "yaml": "pyyaml"}
 
 
 def instructions() -> list[tuple[str, str]]:

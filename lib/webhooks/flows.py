@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from jsonschema import Draft202012Validator
 
 from ..errors import BadInput, ConnectorError
+from ..reference_validation import field_path
 from ..registry import Action, component, get_action
-from ..validation import field_path, validate_input
+from ..validation import validate_input
 from .mapping import Mapping, MappingError
 
 FLOW_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"

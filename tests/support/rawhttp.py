@@ -5,12 +5,15 @@ body larger than it declares, speak TLS with a self-signed certificate. It also 
 raw bytes, so tests can check exactly what went on the wire.
 
 The handler gets a `RawRequest` and returns what to do: `Respond`, `Reset`, `Hang`, `Close` or `Raw`.
-`on_connect` may return `Reset()` to reset a connection at once, before any byte of the request is read.
+`on_connect` may return `Reset()` to reset a connection before any byte of the request is read: once the
+request's first bytes have arrived (so the client has surely connected and sent it; an RST racing the
+client's own connect would be a different fault, one that provably sent nothing).
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import ssl
 import struct
@@ -164,6 +167,7 @@ class RawServer:
         try:
             first = self.on_connect(port) if self.on_connect else None
             if isinstance(first, Reset):
+                select.select([sock], [], [], 5)  # the request is on its way (or the client gave up)
                 _reset(sock)
                 return
             if self.tls:

@@ -1,0 +1,33 @@
+"""Validation of message bodies and answers against an action's schemas, in two stages.
+
+The fast stage (jsonschema-rs, lib/fast_validation.py) passes a valid message in microseconds; whatever
+it does not pass goes to the reference validator (jsonschema, lib/reference_validation.py), which
+decides and names the field and the rule. The reference is imported only then, which keeps it off the
+start-up path of a call.
+"""
+
+from __future__ import annotations
+
+from . import fast_validation
+from .errors import BadInput
+from .jsonsafe import check_body
+
+
+def validate_input(schema: dict, body) -> None:
+    """Refuse a message body that breaks the action's in-schema; nothing is sent."""
+    check_body(body)  # first what JSON cannot carry (NaN, lone surrogates, ...), which no schema can say
+    if not isinstance(body, dict):
+        raise BadInput(f"the message body must be a JSON object, not {type(body).__name__}",
+                       field="(body)", rule="type")
+    if not fast_validation.is_valid(schema, body):
+        from .reference_validation import refuse_input
+
+        refuse_input(schema, body)
+
+
+def validate_output(schema: dict, body) -> None:
+    """The service's answer must have the shape the API documents."""
+    if not fast_validation.is_valid(schema, body):
+        from .reference_validation import refuse_output
+
+        refuse_output(schema, body)

@@ -1,0 +1,117 @@
+"""The fast validation stage (jsonschema-rs, lib/fast_validation.py) against the reference (jsonschema,
+lib/reference_validation.py), for the in- and out-schema of every action.
+
+The fast stage may only ever say "valid" where the reference does: it decides alone for valid messages,
+and a wrong "valid" would let a bad request out or a malformed answer through. A wrong "not valid" only
+costs time (the reference then decides), so valid messages are also checked to pass the fast stage, or
+it would never be used. Hypothesis mutates documented bodies with hostile strings and any JSON values;
+HYPOTHESIS_PROFILE=long runs 1000 examples per schema instead of 40."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib import fast_validation
+from lib.jsonsafe import find_problem
+from lib.reference_validation import validator_for
+from lib.registry import get_action
+from tests.support.fuzzing import REMOVE, _paths, hostile_strings, json_values, with_value
+from tests.support.inputs import full_input, input_for, minimal_valid_input, sample_output
+from tests.support.targets import all_actions
+
+LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+DIFFERENTIAL = settings(max_examples=1000 if LONG else 40, deadline=None, database=None, derandomize=not LONG,
+                        suppress_health_check=list(HealthCheck))
+ACTIONS = [action.key for action in all_actions()]
+
+
+def documented_bodies(key: str, side: str) -> list[dict]:
+    action = get_action(key)
+    if side == "out":
+        return [sample_output(action.out_schema)]
+    bodies = [input_for(action), minimal_valid_input(action.in_schema)]
+    try:
+        bodies.append(full_input(action.in_schema))
+    except ValueError:
+        pass
+    return bodies
+
+
+def schema_of(key: str, side: str) -> dict:
+    action = get_action(key)
+    return action.in_schema if side == "in" else action.out_schema
+
+
+def mutated(bodies: list[dict]):
+    paths = sorted({path for body in bodies for path in _paths(body) if path}, key=repr) + [("unknownMember",)]
+    values = st.one_of(hostile_strings(), json_values(), st.just(REMOVE),
+                       st.sampled_from([5.0, -1, 0, 2 ** 63, 2 ** 64, 2 ** 70, True, "", "YQ", "YQ==\n", "a\n"]))
+
+    def apply(args):
+        body, mutations = args
+        for path, value in mutations:
+            try:
+                body = with_value(body, path, value)
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier mutation removed or replaced the parent
+        return body
+
+    mutations = st.lists(st.tuples(st.sampled_from(paths), values), max_size=3)
+    return st.tuples(st.sampled_from(bodies), mutations).map(apply)
+
+
+CASES = [(key, side) for key in ACTIONS for side in ("in", "out")]
+
+
+@pytest.mark.parametrize("key,side", CASES)
+def test_documented_bodies_pass_the_fast_stage(key, side):
+    schema = schema_of(key, side)
+    for body in documented_bodies(key, side):
+        assert validator_for(schema).is_valid(body)
+        assert fast_validation.is_valid(schema, body), body
+
+
+@pytest.mark.parametrize("key,side", CASES)
+def test_fast_valid_only_where_the_reference_is_valid(key, side):
+    schema, bodies = schema_of(key, side), documented_bodies(key, side)
+    reference = validator_for(schema)
+    seen = {"fast valid": 0, "refused": 0}
+
+    @DIFFERENTIAL
+    @given(mutated(bodies))
+    def check(body):
+        if find_problem(body):  # what JSON cannot carry never reaches a validator (lib/jsonsafe.py)
+            return
+        if fast_validation.is_valid(schema, body):
+            seen["fast valid"] += 1
+            assert reference.is_valid(body), body
+        else:
+            seen["refused"] += 1
+
+    check()
+    assert sum(seen.values()) > 0
+    if schema.get("properties"):  # a schema that documents fields: some mutations break them
+        assert seen["refused"] > 0
+
+
+EDGES = [
+    ({"type": "integer"}, 5.0), ({"type": "integer"}, True), ({"type": "number"}, False),
+    ({"type": "integer", "maximum": 2 ** 63 - 1}, 2 ** 63), ({"type": "integer", "minimum": 0}, -(2 ** 70)),
+    ({"type": "string", "contentEncoding": "base64"}, "YQ"), ({"type": "string", "contentEncoding": "base64"}, "Y Q=="),
+    ({"type": "string", "contentEncoding": "base64"}, "YR=="),
+    ({"type": "string", "pattern": "^[a-z]+$"}, "abc\n"), ({"type": "string", "pattern": "^[\\w]+$"}, "a\u00b2"),
+    ({"type": "string", "pattern": "^\\p{L}+$"}, "a1"), ({"type": "string", "maxLength": 1}, "\U0001f600\U0001f600"),
+    ({"type": "string", "minLength": 2}, "\U0001f600"), ({"enum": ["A", "B"]}, "a"),
+    ({"type": "object", "additionalProperties": False}, {"x": 1}),
+    ({"type": "object", "propertyNames": {"pattern": "^[a-z]+$"}}, {"a\n": 1}),
+]
+
+
+@pytest.mark.parametrize("schema,value", EDGES, ids=[f"{s}-{v!r}"[:60] for s, v in EDGES])
+def test_the_edges_where_the_two_engines_read_differently_are_refused(schema, value):
+    assert not validator_for(schema).is_valid(value)
+    assert not fast_validation.is_valid(schema, value)
