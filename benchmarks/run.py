@@ -1,0 +1,713 @@
+"""Performance benchmark of the connector's runtime: cold start, warm overhead, memory, paging, growth.
+
+    python benchmarks/run.py [--quick] [--only SECTION ...] [--json FILE]
+
+Every figure is measured side by side in the same run, the contenders alternating run by run (a noisy
+machine slows them alike), and reported as medians. Everything talks to a keep-alive HTTP/1.1 server on
+127.0.0.1 that this script starts in a background thread and always stops; it answers like the IoT Jobs
+data plane (GetPendingJobExecutions) and a paged Panorama ListDevicesJobs, does not check signatures,
+and answers `{}` to anything else. Credentials are obviously fake.
+
+Sections (`--only` picks some):
+  cold    one `jobs-connector run iot-jobs-data.GetPendingJobExecutions` in a fresh process, beside a bare
+          `python -c pass` and the AWS CLI making the same call;
+  warm    per-call time of `Runtime().run` in one process, beside requests + aws-requests-auth doing the
+          same signed GET, boto3, and a plain http.client GET (the server's and the loopback's share);
+  memory  peak RSS of the cold call, of `python -c pass`, of the AWS CLI, and of one process that ran
+          every action of component.json once;
+  paging  items/s through a 100-page listing with each emit behaviour, beside a requests loop;
+  growth  warm per-call time at 1 KiB, 100 KiB and 5 MiB answers, with json parsing and output
+          validation timed alone to show where the extra time goes.
+
+--quick runs small counts (a smoke test, figures too noisy to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+ACCESS_KEY = "AKIDBENCHFAKEKEY0001"
+SECRET_KEY = "bench-secret-not-real"
+REGION = "us-east-1"
+THING = "demo-thing"
+PENDING = "iot-jobs-data.GetPendingJobExecutions"
+LISTING = "panorama.ListDevicesJobs"
+PAGES, PAGE_ITEMS = 100, 50
+SECTIONS = ("cold", "warm", "memory", "paging", "growth")
+CHILD_TIMEOUT = 120.0  # seconds: a child process that hangs is killed, and the benchmark stops
+
+# The issue's goals: (comparison, threshold).
+GOALS = {
+    "ours / bare interpreter": ("<=", 3.0),
+    "AWS CLI / ours": (">=", 4.0),
+    "ours / raw requests+auth": ("<=", 1.25),
+    "ours / boto3": ("<=", 0.5),
+    "cold call peak RSS (MiB)": ("<=", 40.0),
+}
+
+
+# -- the loopback server ---------------------------------------------------------------------------
+
+def job_summary(i: int, in_progress: bool) -> dict:
+    """A JobExecutionSummary as the out-schema describes it (fixed-width fields: predictable sizes)."""
+    job = {"jobId": f"bench-job-{i:07d}", "queuedAt": 1700000000 + i % 1000, "lastUpdatedAt": 1700003600}
+    if in_progress:
+        job["startedAt"] = 1700001800
+    job.update(versionNumber=1 + i % 9, executionNumber=1 + i % 9)
+    return job
+
+
+def pending_jobs(size: int | None) -> dict:
+    """GetPendingJobExecutions' answer: three jobs, or as many as fill `size` bytes (a quarter in progress)."""
+    if size is None:
+        return {"inProgressJobs": [job_summary(1, True)], "queuedJobs": [job_summary(2, False), job_summary(3, False)]}
+    per_item = (len(json.dumps(job_summary(0, True))) + 3 * len(json.dumps(job_summary(0, False)))) / 4 + 2
+    count = max(1, round((size - 40) / per_item))
+    split = count // 4
+    return {"inProgressJobs": [job_summary(i, True) for i in range(split)],
+            "queuedJobs": [job_summary(i, False) for i in range(split, count)]}
+
+
+def thing_for_size(size: int) -> str:
+    """The thing name that asks the server for an answer of about `size` bytes."""
+    return f"bench-size-{size}"
+
+
+def devices_jobs_page(page: int) -> dict:
+    """Page `page` (1-based) of a Panorama ListDevicesJobs listing of PAGES pages."""
+    jobs = [{"DeviceId": "device-bench-0001", "DeviceName": "bench-device", "JobId": f"job-{page:03d}-{i:02d}",
+             "JobType": "OTA", "CreatedTime": 1700000000.5} for i in range(PAGE_ITEMS)]
+    body = {"DeviceJobs": jobs}
+    if page < PAGES:
+        body["NextToken"] = f"page-{page + 1}"
+    return body
+
+
+class BenchServer:
+    """ThreadingHTTPServer on 127.0.0.1 (HTTP/1.1 keep-alive); `with BenchServer() as server:`."""
+
+    def __init__(self):
+        self.bodies: dict[tuple[str, str], bytes] = {}
+        self.verified = None  # the cold commands, once checked (see cold_commands)
+        bench = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 60  # an idle keep-alive connection is dropped eventually
+
+            # Headers and body leave in separate writes: without this, Nagle's algorithm holds the body
+            # back until the client's delayed ACK (40 ms on Linux) and every call looks 40 ms long.
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = bench.body_for(self.command, self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-amzn-RequestId", "bench-request-0001")
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def body_for(self, method: str, path: str) -> bytes:
+        cached = self.bodies.get((method, path))
+        if cached is not None:
+            return cached
+        parts = urlsplit(path)
+        segments = parts.path.strip("/").split("/")
+        if method == "GET" and len(segments) == 3 and segments[0] == "things" and segments[2] == "jobs":
+            thing = segments[1]
+            size = int(thing.rsplit("-", 1)[1]) if thing.startswith("bench-size-") else None
+            data = pending_jobs(size)
+        elif method == "GET" and parts.path == "/jobs":
+            token = (parse_qs(parts.query).get("NextToken") or ["page-1"])[0]
+            data = devices_jobs_page(int(token.split("-")[1]))
+        else:
+            data = {}
+        body = json.dumps(data).encode()
+        self.bodies[method, path] = body
+        return body
+
+    def expected(self, path: str) -> dict:
+        return json.loads(self.body_for("GET", path))
+
+    def __enter__(self) -> BenchServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+def bench_environment(url: str) -> dict:
+    """This process's environment without the user's AWS settings or proxies, with fake credentials and
+    every service pointed at the loopback server."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "SPACEONE_", "EMBEDTHIS_")) and k.lower() not in ("http_proxy", "https_proxy",
+                                                                                         "all_proxy", "no_proxy")}
+    env.update({
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": url,
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "", "NO_PROXY": "127.0.0.1,localhost",
+        "SPACEONE_ENDPOINT": url, "SPACEONE_API_KEY": "bench-spaceone-key-not-real",
+        "EMBEDTHIS_ENDPOINT": url, "EMBEDTHIS_TOKEN": "bench-embedthis-token-not-real",
+    })
+    return env
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+@dataclass
+class Child:
+    seconds: float
+    cpu_seconds: float
+    code: int
+    stdout: str
+    stderr: str
+    maxrss_kib: float | None
+
+
+# Starts the measured command from a small process and reports its wall time and rusage. Why not
+# measure from here: on Linux a child's peak RSS starts at its parent's RSS when forked (the fork, or
+# subprocess's vfork, is charged with the parent's pages before exec), so a child of this process, which
+# holds boto3 and the connector, could never look smaller than this process. The launcher is a bare
+# interpreter (-I -S), smaller than anything it starts.
+LAUNCHER = """
+import json, os, sys, time
+argv, report = json.loads(sys.argv[1]), sys.argv[2]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(report, "w") as fh:
+    json.dump({"seconds": seconds, "code": os.waitstatus_to_exitcode(status), "maxrss": usage.ru_maxrss,
+               "cpu": usage.ru_utime + usage.ru_stime}, fh)
+"""
+
+
+def run_child(argv: list[str]) -> Child:
+    """Run a process from the repository root: its wall time, exit code, output and (POSIX) peak RSS and
+    CPU time."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        report = os.path.join(scratch, "report.json")
+        measured = hasattr(os, "fork") and hasattr(os, "wait4")
+        command = [sys.executable, "-I", "-S", "-c", LAUNCHER, json.dumps(argv), report] if measured else argv
+        started = time.perf_counter()
+        proc = subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err,  # noqa: S603
+                              timeout=CHILD_TIMEOUT, check=False)
+        seconds, cpu, rss, code = time.perf_counter() - started, 0.0, None, proc.returncode
+        if measured:
+            with open(report, encoding="utf-8") as fh:
+                usage = json.load(fh)
+            seconds, cpu, code = usage["seconds"], usage["cpu"], usage["code"]
+            # ru_maxrss is KiB on Linux, bytes on macOS.
+            rss = usage["maxrss"] / 1024 if sys.platform == "darwin" else float(usage["maxrss"])
+        out.seek(0)
+        err.seek(0)
+        return Child(seconds, cpu, code, out.read().decode("utf-8", "replace"),
+                     err.read().decode("utf-8", "replace"), rss)
+
+
+def rotated(items: list, turn: int) -> list:
+    """The contenders in a different order each turn, so none always runs first (or last)."""
+    k = turn % len(items)
+    return items[k:] + items[:k]
+
+
+def per_call_rounds(contenders: dict[str, Callable[[], object]], rounds: int, calls: int,
+                    warmup: int = 0) -> dict[str, float]:
+    """Median seconds per call of each contender over `rounds` alternating batches of `calls` calls."""
+    for call in contenders.values():
+        for _ in range(warmup):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for turn in range(rounds):
+        for name in rotated(list(contenders), turn):
+            call = contenders[name]
+            started = time.perf_counter()
+            for _ in range(calls):
+                call()
+            samples[name].append((time.perf_counter() - started) / calls)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+# -- reporting -------------------------------------------------------------------------------------
+
+@dataclass
+class Section:
+    name: str
+    title: str
+    figures: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, dict] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def ratio(self, name: str, value: float, goal_name: str | None = None, note: str = "") -> None:
+        goal = GOALS.get(goal_name or name)
+        verdict = "-"
+        if goal:
+            op, threshold = goal
+            verdict = "PASS" if (value <= threshold if op == "<=" else value >= threshold) else "MISS"
+        self.ratios[name] = {"value": value, "goal": f"{goal[0]} {goal[1]:g}" if goal else None,
+                             "verdict": verdict, "note": note}
+
+    def render(self) -> str:
+        out = [self.title, *self.lines]
+        if self.ratios:
+            rows = [(name, f"{r['value']:.2f}", r["goal"] or "-", r["verdict"], r["note"])
+                    for name, r in self.ratios.items()]
+            out += [""] + table(("ratio", "value", "goal", "verdict", ""), rows)
+        for name, why in self.unavailable.items():
+            out.append(f"  {name}: unavailable ({why})")
+        return "\n".join(out)
+
+    def as_json(self) -> dict:
+        return {"figures": self.figures, "ratios": self.ratios, "unavailable": self.unavailable}
+
+
+NUMERIC = re.compile(r"^-?[\d.,]+(x|%)?$")
+PLACEHOLDER = ("n/a", "-")
+
+
+def table(header: tuple, rows: list[tuple]) -> list[str]:
+    """Aligned columns: the first and text columns to the left, numeric ones to the right."""
+    cells = [tuple(str(c) for c in row) for row in rows]
+    columns = list(zip(*cells, strict=True)) if cells else [() for _ in header]
+    widths = [max([len(h)] + [len(c) for c in col]) for h, col in zip(header, columns, strict=True)]
+    right = [i > 0 and any(NUMERIC.match(c) for c in col) and all(NUMERIC.match(c) or c in PLACEHOLDER for c in col)
+             for i, col in enumerate(columns)]
+
+    def line(row):
+        return ("  " + "  ".join(c.rjust(w) if r else c.ljust(w)
+                                 for c, w, r in zip(row, widths, right, strict=True))).rstrip()
+
+    return [line(tuple(header))] + [line(row) for row in cells]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:.0f}"
+
+
+def mib(kib: float | None) -> str:
+    return "n/a" if kib is None else f"{kib / 1024:.1f}"
+
+
+# -- the commands measured cold --------------------------------------------------------------------
+
+BARE = [sys.executable, "-c", "pass"]
+OURS = [sys.executable, "-m", "lib", "run", PENDING, "-i", json.dumps({"thingName": THING})]
+
+
+def aws_cli(url: str) -> list[str]:
+    return [sys.executable, "-m", "awscli", "iot-jobs-data", "get-pending-job-executions",
+            "--thing-name", THING, "--endpoint-url", url]
+
+
+def check_output(name: str, child: Child, expected: dict) -> str | None:
+    """Why a verification run of `name` is not good, or None."""
+    if child.code != 0:
+        return f"exit {child.code}: {child.stderr.strip().splitlines()[-1:] or ''}"
+    try:
+        lines = [json.loads(line) for line in child.stdout.splitlines() if line.strip()] if name == "ours" \
+            else [json.loads(child.stdout)]
+    except ValueError:
+        return f"output is not JSON: {child.stdout[:80]!r}"
+    if lines != [expected]:
+        return f"unexpected output {child.stdout[:80]!r}"
+    return None
+
+
+def cold_commands(server: BenchServer, section: Section) -> dict[str, list[str]]:
+    """The commands to time, each verified once per run (exit 0, the right answer), which also warms file
+    caches; the AWS CLI is left out, and said to be unavailable, when it is missing or fails."""
+    if server.verified is None:
+        server.verified = _verified_commands(server)
+    commands, unavailable = server.verified
+    section.unavailable.update(unavailable)
+    return dict(commands)
+
+
+def _verified_commands(server: BenchServer) -> tuple[dict[str, list[str]], dict[str, str]]:
+    section = Section("", "")
+    expected = server.expected(f"/things/{THING}/jobs")
+    commands = {"python -c pass": BARE, "jobs-connector run": OURS}
+    ours = run_child(OURS)
+    problem = check_output("ours", ours, expected)
+    if problem:
+        raise SystemExit(f"benchmark: `jobs-connector run` failed its check: {problem}")
+    if importlib.util.find_spec("awscli") is None:
+        section.unavailable["AWS CLI"] = "awscli is not installed"
+        return commands, section.unavailable
+    cli = run_child(aws_cli(server.url))
+    problem = check_output("aws", cli, expected)
+    if problem:
+        section.unavailable["AWS CLI"] = problem
+    else:
+        commands["AWS CLI"] = aws_cli(server.url)
+    return commands, section.unavailable
+
+
+def alternate_children(commands: dict[str, list[str]], runs: int) -> dict[str, list[Child]]:
+    results: dict[str, list[Child]] = {name: [] for name in commands}
+    for turn in range(runs):
+        for name in rotated(list(commands), turn):
+            child = run_child(commands[name])
+            if child.code != 0:
+                raise SystemExit(f"benchmark: {name} failed during timing: exit {child.code}")
+            results[name].append(child)
+    return results
+
+
+def section_cold(server: BenchServer, quick: bool) -> Section:
+    runs = 3 if quick else 15
+    section = Section("cold", f"1. Cold call: one GetPendingJobExecutions in a fresh process (median of {runs} "
+                              "alternating runs)")
+    commands = cold_commands(server, section)
+    results = alternate_children(commands, runs)
+    rows = []
+    for name, children in results.items():
+        wall = statistics.median(c.seconds for c in children)
+        cpu = statistics.median(c.cpu_seconds for c in children)
+        section.figures[f"{name} ms"] = wall * 1000
+        if cpu:
+            section.figures[f"{name} cpu ms"] = cpu * 1000
+        rows.append((name, ms(wall), ms(min(c.seconds for c in children)), ms(cpu) if cpu else "n/a"))
+    section.lines = table(("command", "median ms", "min ms", "cpu ms"), rows)
+    ours = section.figures["jobs-connector run ms"]
+    section.ratio("ours / bare interpreter", ours / section.figures["python -c pass ms"])
+    if "AWS CLI ms" in section.figures:
+        section.ratio("AWS CLI / ours", section.figures["AWS CLI ms"] / ours)
+    return section
+
+
+# -- warm ------------------------------------------------------------------------------------------
+
+def raw_client(server: BenchServer):
+    """requests + aws-requests-auth: the least a signed call can do (GET, sign, parse)."""
+    import requests
+    from aws_requests_auth.aws_auth import AWSRequestsAuth
+
+    session = requests.Session()
+    auth = AWSRequestsAuth(aws_access_key=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                           aws_host=f"127.0.0.1:{server.port}", aws_region=REGION, aws_service="iot-jobs-data")
+
+    def get(path: str) -> dict:
+        response = session.get(server.url + path, auth=auth, timeout=30)
+        response.raise_for_status()
+        return json.loads(response.content)
+
+    return get
+
+
+def plain_client(server: BenchServer):
+    """http.client, unsigned: the server's and the loopback's share of every call."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+    def get(path: str) -> dict:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return json.loads(response.read())
+
+    return get
+
+
+def ours_client():
+    from lib.runtime import Runtime
+
+    runtime = Runtime()
+
+    def run(key: str, body: dict, cfg: dict | None = None) -> list[dict]:
+        return list(runtime.run(key, body, cfg or {}))
+
+    return run
+
+
+def section_warm(server: BenchServer, quick: bool) -> Section:
+    rounds, calls = (2, 50) if quick else (10, 100)
+    section = Section("warm", f"2. Warm per-call time in one process ({rounds} alternating rounds of {calls} calls "
+                              "each; median of the rounds)")
+    path = f"/things/{THING}/jobs"
+    expected = server.expected(path)
+    ours, raw, plain = ours_client(), raw_client(server), plain_client(server)
+    contenders: dict[str, Callable[[], object]] = {
+        "jobs-connector Runtime().run": lambda: ours(PENDING, {"thingName": THING}),
+        "requests + aws-requests-auth": lambda: raw(path),
+        "http.client, unsigned": lambda: plain(path),
+    }
+    checks = {"jobs-connector Runtime().run": lambda: ours(PENDING, {"thingName": THING}) == [expected],
+              "requests + aws-requests-auth": lambda: raw(path) == expected,
+              "http.client, unsigned": lambda: plain(path) == expected}
+    try:
+        import boto3
+
+        client = boto3.client("iot-jobs-data", endpoint_url=server.url, region_name=REGION,
+                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+
+        def boto3_call():
+            answer = client.get_pending_job_executions(thingName=THING)
+            answer.pop("ResponseMetadata", None)
+            return answer
+
+        contenders["boto3"] = boto3_call
+        checks["boto3"] = lambda: boto3_call() == expected
+    except ImportError:
+        section.unavailable["boto3"] = "boto3 is not installed"
+    for name, check in checks.items():
+        if not check():
+            raise SystemExit(f"benchmark: {name} did not return the expected answer")
+    times = per_call_rounds(contenders, rounds, calls, warmup=10)
+    ours_t = times["jobs-connector Runtime().run"]
+    section.lines = table(("client", "us/call", "vs ours"),
+                          [(name, us(t), f"{t / ours_t:.2f}x") for name, t in times.items()])
+    section.figures = {f"{name} us/call": t * 1e6 for name, t in times.items()}
+    section.ratio("ours / raw requests+auth", ours_t / times["requests + aws-requests-auth"],
+                  note=f"ours adds {us(ours_t - times['requests + aws-requests-auth'])} us/call")
+    if "boto3" in times:
+        section.ratio("ours / boto3", ours_t / times["boto3"])
+    section.ratio("server+loopback share of ours", times["http.client, unsigned"] / ours_t,
+                  note="http.client unsigned / ours")
+    return section
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+# Runs every action of component.json once against the loopback server (errors are fine: the point is
+# that every module and schema is loaded), then prints what it did.
+EVERY_ACTION = """
+import json
+from lib.errors import ConnectorError
+from lib.registry import action_keys, get_action
+from lib.runtime import Runtime
+
+runtime, done, failed = Runtime(), 0, 0
+for key in action_keys():
+    action = get_action(key)
+    example = action.spec("EXAMPLE") or {}
+    action.out_schema
+    try:
+        for _ in runtime.run(key, example, {"maxPages": 1}):
+            pass
+        done += 1
+    except ConnectorError:
+        failed += 1
+print(json.dumps({"actions": len(action_keys()), "answered": done, "refused": failed}))
+"""
+
+
+def section_memory(server: BenchServer, quick: bool) -> Section:
+    runs = 1 if quick else 3
+    section = Section("memory", f"3. Memory: peak RSS of the child process (median of {runs} alternating runs)")
+    commands = cold_commands(server, section)
+    every = [sys.executable, "-c", EVERY_ACTION]
+    commands["every action once"] = every
+    results = alternate_children(commands, runs)
+    summary = json.loads(results["every action once"][0].stdout)
+    rows = []
+    for name, children in results.items():
+        rss = [c.maxrss_kib for c in children if c.maxrss_kib is not None]
+        if not rss:
+            section.unavailable[name] = "peak RSS needs os.wait4 (POSIX)"
+            continue
+        peak = statistics.median(rss)
+        section.figures[f"{name} MiB"] = peak / 1024
+        label = name if name != "every action once" else f"every action once ({summary['actions']} actions)"
+        rows.append((label, mib(peak)))
+    section.lines = table(("process", "peak RSS MiB"), rows)
+    section.lines.append(f"  (every action once: {summary['answered']} answered, {summary['refused']} raised a "
+                         "ConnectorError on the minimal answers; all modules and schemas loaded)")
+    figures = section.figures
+    if "jobs-connector run MiB" in figures:
+        section.ratio("cold call peak RSS (MiB)", figures["jobs-connector run MiB"])
+        section.ratio("ours / bare interpreter RSS", figures["jobs-connector run MiB"] / figures["python -c pass MiB"])
+        if "AWS CLI MiB" in figures:
+            section.ratio("AWS CLI / ours RSS", figures["AWS CLI MiB"] / figures["jobs-connector run MiB"])
+    return section
+
+
+# -- paging ----------------------------------------------------------------------------------------
+
+def section_paging(server: BenchServer, quick: bool) -> Section:
+    rounds = 1 if quick else 5
+    total = PAGES * PAGE_ITEMS
+    section = Section("paging", f"4. Paging: {LISTING} through {PAGES} pages of {PAGE_ITEMS} items ({total} items; "
+                                f"median of {rounds} alternating rounds)")
+    ours, raw = ours_client(), raw_client(server)
+
+    def emitted(behaviour: str) -> int:
+        return sum(len(m["DeviceJobs"]) if "DeviceJobs" in m else 1
+                   for m in ours(LISTING, {}, {"emitBehaviour": behaviour, "maxPages": PAGES}))
+
+    def page_by_page() -> int:
+        """fetchPage: one page per call, its NextToken passed back as the next call's input."""
+        body, count = {}, 0
+        while True:
+            [page] = ours(LISTING, body, {"emitBehaviour": "fetchPage"})
+            count += len(page["DeviceJobs"])
+            if "NextToken" not in page:
+                return count
+            body = {"NextToken": page["NextToken"]}
+
+    def raw_loop() -> int:
+        path, count = "/jobs", 0
+        while True:
+            page = raw(path)
+            count += len(page["DeviceJobs"])
+            if "NextToken" not in page:
+                return count
+            path = f"/jobs?NextToken={page['NextToken']}"
+
+    contenders = {"fetchAll": lambda: emitted("fetchAll"), "fetchPage (cursor passed back)": page_by_page,
+                  "emitIndividually": lambda: emitted("emitIndividually"),
+                  "requests + aws-requests-auth loop": raw_loop}
+    for name, listing in contenders.items():
+        got = listing()
+        if got != total:
+            raise SystemExit(f"benchmark: paging with {name} read {got} items, not {total}")
+    times = per_call_rounds(contenders, rounds, 1)
+    raw_t = times["requests + aws-requests-auth loop"]
+    section.lines = table(("emit behaviour", "items/s", "ms/page", "vs raw loop"),
+                          [(name, f"{total / t:.0f}", f"{t / PAGES * 1000:.2f}", f"{t / raw_t:.2f}x")
+                           for name, t in times.items()])
+    section.figures = {f"{name} items/s": total / t for name, t in times.items()}
+    for name in ("fetchAll", "fetchPage (cursor passed back)", "emitIndividually"):
+        section.ratio(f"{name.split()[0]} time / raw loop", times[name] / raw_t)
+    return section
+
+
+# -- growth ----------------------------------------------------------------------------------------
+
+def section_growth(server: BenchServer, quick: bool) -> Section:
+    sizes = [(1024, "1 KiB", 20 if quick else 200), (100 * 1024, "100 KiB", 5 if quick else 50),
+             (5 * 1024 * 1024, "5 MiB", 1 if quick else 5)]
+    section = Section("growth", "5. Growth: warm per-call time by answer size, ours vs requests + aws-requests-auth "
+                                "(raw);\n   json.loads and validate_output timed alone on the same answer, beside "
+                                "the extra (ours - raw)")
+    from lib.registry import get_action
+    from lib.validation import validate_output
+
+    out_schema = get_action(PENDING).out_schema
+    ours, raw = ours_client(), raw_client(server)
+    rows = []
+    for size, label, calls in sizes:
+        thing = thing_for_size(size)
+        path = f"/things/{thing}/jobs"
+        content = server.body_for("GET", path)
+        expected = json.loads(content)
+        items = len(expected["inProgressJobs"]) + len(expected["queuedJobs"])
+        if ours(PENDING, {"thingName": thing}) != [expected] or raw(path) != expected:
+            raise SystemExit(f"benchmark: the {label} answer did not come back intact")
+        rounds = min(5, calls)
+        # The parts timed alone alternate with the whole calls too, so the same noise falls on all.
+        times = per_call_rounds({"ours": lambda t=thing: ours(PENDING, {"thingName": t}),
+                                 "raw": lambda p=path: raw(p),
+                                 "json.loads": lambda c=content: json.loads(c),
+                                 "validate_output": lambda e=expected: validate_output(out_schema, e)},
+                                rounds, calls // rounds)
+        parse, validate = times["json.loads"], times["validate_output"]
+        extra = times["ours"] - times["raw"]
+        share = f"{validate / extra * 100:.0f}%" if extra > 0 else "n/a"
+        rows.append((label, f"{len(content):,}", f"{items:,}", us(times["ours"]), us(times["raw"]),
+                     f"{times['ours'] / times['raw']:.2f}", us(parse), us(validate), share))
+        section.figures.update({
+            f"{label} ours us/call": times["ours"] * 1e6, f"{label} raw us/call": times["raw"] * 1e6,
+            f"{label} json.loads us": parse * 1e6, f"{label} validate_output us": validate * 1e6,
+            f"{label} bytes": float(len(content))})
+        section.ratio(f"ours / raw requests+auth at {label}", times["ours"] / times["raw"],
+                      goal_name="ours / raw requests+auth", note=f"validation {us(validate / items)} us/item")
+    section.lines = table(("answer", "bytes", "items", "ours us", "raw us", "ours/raw", "json.loads us",
+                           "validate us", "validate/extra"), rows)
+    return section
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+RUNNERS = {"cold": section_cold, "warm": section_warm, "memory": section_memory, "paging": section_paging,
+           "growth": section_growth}
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "implementation": platform.python_implementation()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test, not figures to quote")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help=f"run only this section (repeatable): {', '.join(SECTIONS)}")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = parser.parse_args(argv)
+    chosen = [name for name in SECTIONS if not args.only or name in args.only]
+
+    started = time.perf_counter()
+    results: dict = {"machine": machine(), "quick": args.quick, "sections": {}}
+    with BenchServer() as server:
+        environment = bench_environment(server.url)
+        os.environ.clear()  # for this process (the runtime reads it) and every child
+        os.environ.update(environment)
+        run_child(BARE)  # warms the file cache
+        bare = statistics.median(run_child(BARE).seconds for _ in range(3 if args.quick else 5))
+        info = results["machine"]
+        results["bare_interpreter_ms"] = bare * 1000
+        print(f"jobs-connector benchmark{' (--quick: smoke test, not figures to quote)' if args.quick else ''}\n"
+              f"machine: {info['platform']}, {info['cpus']} CPUs, {info['implementation']} {info['python']}; "
+              f"bare interpreter (python -c pass) {ms(bare)} ms\n", flush=True)
+        for name in chosen:
+            section = RUNNERS[name](server, args.quick)
+            results["sections"][name] = section.as_json()
+            print(section.render() + "\n", flush=True)
+    results["seconds"] = time.perf_counter() - started
+    print(f"({results['seconds']:.0f} s)")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

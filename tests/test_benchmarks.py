@@ -1,0 +1,81 @@
+"""The performance benchmark (benchmarks/run.py) runs end to end and reports every section.
+
+Smoke tests only: the figures of a --quick run on a busy test machine mean nothing, so nothing here
+asserts a timing; they check that every section measured something and that the script copes without
+the AWS CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lib.registry import ROOT
+
+SCRIPT = os.path.join(ROOT, "benchmarks", "run.py")
+SECTIONS = ("cold", "warm", "memory", "paging", "growth")
+# Our own rows, which must be there whatever else is installed.
+OURS = {
+    "cold": ["python -c pass ms", "jobs-connector run ms"],
+    "warm": ["jobs-connector Runtime().run us/call", "requests + aws-requests-auth us/call"],
+    "memory": ["python -c pass MiB", "jobs-connector run MiB", "every action once MiB"],
+    "paging": ["fetchAll items/s", "fetchPage (cursor passed back) items/s", "emitIndividually items/s"],
+    "growth": ["1 KiB ours us/call", "100 KiB ours us/call", "5 MiB ours us/call", "5 MiB validate_output us"],
+}
+
+
+def run_benchmark(tmp_path, *args, env=None) -> tuple[dict, str]:
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, SCRIPT, "--quick", "--json", str(out), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(out.read_text()), done.stdout
+
+
+def assert_positive(section: dict) -> None:
+    assert section["figures"], "no figures"
+    for name, value in section["figures"].items():
+        assert isinstance(value, (int, float)) and value > 0, name
+    for name, ratio in section["ratios"].items():
+        assert ratio["value"] > 0, name
+        assert ratio["verdict"] in ("PASS", "MISS", "-"), name
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_section_with_positive_figures(tmp_path):
+    results, stdout = run_benchmark(tmp_path)
+    assert results["bare_interpreter_ms"] > 0 and results["machine"]["cpus"]
+    assert set(results["sections"]) == set(SECTIONS)
+    for name in SECTIONS:
+        section = results["sections"][name]
+        assert_positive(section)
+        for row in OURS[name]:
+            assert row in section["figures"], (name, row)
+    cold = results["sections"]["cold"]
+    assert "ours / bare interpreter" in cold["ratios"]
+    # The AWS CLI is measured when it works, and otherwise said to be unavailable: never silently dropped.
+    assert ("AWS CLI ms" in cold["figures"]) != ("AWS CLI" in cold["unavailable"])
+    assert "ours / raw requests+auth" in results["sections"]["warm"]["ratios"]
+    for number in ("1.", "2.", "3.", "4.", "5."):
+        assert f"\n{number} " in stdout
+
+
+@pytest.mark.slow
+def test_without_the_aws_cli_the_cold_section_says_so_and_still_measures_ours(tmp_path):
+    # A package named awscli that cannot be imported, ahead of the real one on the path.
+    shadow = tmp_path / "shadow" / "awscli"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('hidden by the benchmark test')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "shadow")}
+    results, stdout = run_benchmark(tmp_path, "--only", "cold", env=env)
+    cold = results["sections"]["cold"]
+    assert list(results["sections"]) == ["cold"]
+    assert "AWS CLI" in cold["unavailable"] and "AWS CLI ms" not in cold["figures"]
+    assert "AWS CLI / ours" not in cold["ratios"]
+    assert_positive(cold)
+    for row in OURS["cold"]:
+        assert row in cold["figures"]
+    assert "AWS CLI: unavailable" in stdout
