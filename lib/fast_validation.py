@@ -11,7 +11,7 @@ schema of every action.
 
 from __future__ import annotations
 
-import copy
+import re
 
 import jsonschema_rs
 
@@ -19,7 +19,15 @@ from .rules import compiled_pattern, is_canonical_base64, is_strict_integer
 from .schema_cache import PerSchema
 
 STRICT_INTEGER = "x-strict-integer"  # our marker keyword, added where a schema says "type": "integer"
+OUR_PATTERN = "x-regex-pattern"  # a pattern jsonschema-rs's own engine might read otherwise than `regex`
 _NOT_SCHEMAS = ("enum", "const", "required", "examples", "default")  # values there are data, not schemas
+
+# Patterns both engines read alike are left to jsonschema-rs (no call back into Python for every string):
+# anchors, groups, alternation, quantifiers and ASCII literals, and classes of ASCII literals, ranges and
+# \xHH escapes. Anything else ('.', \w, \d, \s, \p{..}, flags, ...) is evaluated by our `regex` reading.
+_PLAIN_CLASS = r"\[\^?(?:[A-Za-z0-9 _@.:$-]|\\[-_.$]|\\x[0-9A-Fa-f]{2})+\]"
+_PLAIN_PIECE = r"[A-Za-z0-9:@_-]|\^|\$|\(\?:|\((?!\?)|[)|+*?]|\{\d+(?:,\d*)?\}|\\\$"
+_PLAIN_PATTERN = re.compile(rf"(?:{_PLAIN_CLASS}|{_PLAIN_PIECE})*\Z")
 
 
 class _Pattern:
@@ -50,26 +58,36 @@ class _StrictInteger:
             raise ValueError("is not an integer")
 
 
-KEYWORDS = {"pattern": _Pattern, "contentEncoding": _ContentEncoding, STRICT_INTEGER: _StrictInteger}
+KEYWORDS = {OUR_PATTERN: _Pattern, "contentEncoding": _ContentEncoding, STRICT_INTEGER: _StrictInteger}
 
 
-def _mark_integers(node):
+def plain_pattern(pattern: str) -> bool:
+    return bool(_PLAIN_PATTERN.match(pattern))
+
+
+def _prepared(node, strict_integers: bool):
+    """The schema as jsonschema-rs is to read it: our pattern keyword where needed, integer markers."""
     if isinstance(node, dict):
-        out = {k: (v if k in _NOT_SCHEMAS else _mark_integers(v)) for k, v in node.items()}
-        if out.get("type") == "integer" or (isinstance(out.get("type"), list) and "integer" in out["type"]):
+        out = {k: (v if k in _NOT_SCHEMAS else _prepared(v, strict_integers)) for k, v in node.items()}
+        if isinstance(out.get("pattern"), str) and not plain_pattern(out["pattern"]):
+            out[OUR_PATTERN] = out.pop("pattern")
+        kind = out.get("type")
+        if strict_integers and (kind == "integer" or (isinstance(kind, list) and "integer" in kind)):
             out[STRICT_INTEGER] = True
         return out
     if isinstance(node, list):
-        return [_mark_integers(v) for v in node]
+        return [_prepared(v, strict_integers) for v in node]
     return node
 
 
 def _compile(schema):
+    """(validator for any instance, validator for one without floats): without a float, the integer rule
+    cannot fail, and leaving it out saves a call into Python for every integer."""
     if not isinstance(schema, dict):
         return None
     try:
-        return jsonschema_rs.Draft202012Validator(_mark_integers(copy.deepcopy(schema)), keywords=KEYWORDS,
-                                                  offline=True)
+        return tuple(jsonschema_rs.Draft202012Validator(_prepared(schema, strict), keywords=KEYWORDS, offline=True)
+                     for strict in (True, False))
     except Exception:  # noqa: BLE001  # a schema it cannot compile is left to the reference validator
         return None
 
@@ -77,12 +95,13 @@ def _compile(schema):
 _validators = PerSchema(_compile)
 
 
-def is_valid(schema, instance) -> bool:
-    """True only when the instance is certainly valid; False means "ask the reference validator"."""
-    validator = _validators(schema)
-    if validator is None:
+def is_valid(schema, instance, floats: bool = True) -> bool:
+    """True only when the instance is certainly valid; False means "ask the reference validator".
+    floats=False promises the instance holds no float anywhere (a parser can tell at no cost)."""
+    compiled = _validators(schema)
+    if compiled is None:
         return False
     try:
-        return validator.is_valid(instance)
+        return compiled[0 if floats else 1].is_valid(instance)
     except Exception:  # noqa: BLE001  # a value it cannot convert (e.g. an int beyond 64 bits)
         return False

@@ -14,6 +14,7 @@ naming the field:
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 from .errors import BadInput, UnexpectedResponse
@@ -86,8 +87,38 @@ def check_body(body) -> None:
         raise BadInput(f"input field '{field}' {sentence}", field=field, rule=rule)
 
 
-def check_answer(data, status: int) -> None:
-    """Refuse a service's answer JSON cannot carry onward (UnexpectedResponse, naming the field)."""
+# In an answer json.loads has read, a lone surrogate can only come from a \\uD800-\\uDFFF escape, NaN and
+# Infinity only from those bare words, and keys are strings: when the text holds none of them, only the
+# depth is left to check, and that needs no look at the scalars (most of a big answer).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_CONTAINERS = (dict, list)
+
+
+def _within_depth(value) -> bool:
+    """find_problem's depth rule, level by level over the containers only: no value deeper than MAX_DEPTH,
+    so no container at MAX_DEPTH may hold anything."""
+    level, depth = [value], 0
+    while level:
+        below = []
+        for node in level:
+            if depth >= MAX_DEPTH and node:
+                return False
+            children = node.values() if type(node) is dict else node
+            below += [child for child in children if type(child) in _CONTAINERS]
+        level, depth = below, depth + 1
+    return True
+
+
+def _plainly_safe(text: bytes, data) -> bool:
+    return (b"NaN" not in text and b"Infinity" not in text and not _SURROGATE_ESCAPE.search(text)
+            and _within_depth(data))
+
+
+def check_answer(data, status: int, text: bytes | None = None) -> None:
+    """Refuse a service's answer JSON cannot carry onward (UnexpectedResponse, naming the field).
+    `text`, the JSON `data` was read from, lets a plain answer skip the walk over every value."""
+    if text is not None and type(data) in _CONTAINERS and _plainly_safe(text, data):
+        return
     problem = find_problem(data)
     if problem:
         field, _, sentence = problem

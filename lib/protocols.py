@@ -114,11 +114,13 @@ def build_request(action: Action, body: dict, base_url: str) -> HttpRequest:
     return HttpRequest(action.spec("METHOD"), url, headers, data)
 
 
-def parse_json(content: bytes, status: int) -> dict:
+def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
+    """The answer's JSON object, and whether it holds any float (json.loads says so at no cost)."""
     if not content or not content.strip():
-        return {}
+        return {}, False
+    floats = []
     try:
-        data = json.loads(content)
+        data = json.loads(content, parse_float=lambda text: floats.append(text) or float(text))
     except ValueError:
         raise UnexpectedResponse(f"the service answered HTTP {status} with a body that is not JSON",
                                  status=status) from None
@@ -128,8 +130,8 @@ def parse_json(content: bytes, status: int) -> dict:
     if not isinstance(data, dict):
         raise UnexpectedResponse(f"the service answered HTTP {status} with JSON that is not an object",
                                  status=status)
-    check_answer(data, status)  # NaN, lone surrogates, ...: nothing downstream could write them out
-    return data
+    check_answer(data, status, content)  # NaN, lone surrogates, ...: nothing downstream could write them out
+    return data, bool(floats)
 
 
 def _first(*values):

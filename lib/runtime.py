@@ -128,10 +128,10 @@ class Runtime:
             answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer)
-            page = parse_json(answer.content, answer.status)
+            page, floats = parse_json(answer.content, answer.status)
             # Known before validating: an error about a malformed answer must not quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))
-            validate_output(action.out_schema, page)
+            validate_output(action.out_schema, page, floats=floats)
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname

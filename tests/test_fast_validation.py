@@ -19,6 +19,7 @@ from lib import fast_validation
 from lib.jsonsafe import find_problem
 from lib.reference_validation import validator_for
 from lib.registry import get_action
+from lib.rules import compiled_pattern
 from tests.support.fuzzing import REMOVE, _paths, hostile_strings, json_values, with_value
 from tests.support.inputs import full_input, input_for, minimal_valid_input, sample_output
 from tests.support.targets import all_actions
@@ -27,6 +28,14 @@ LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 DIFFERENTIAL = settings(max_examples=1000 if LONG else 40, deadline=None, database=None, derandomize=not LONG,
                         suppress_health_check=list(HealthCheck))
 ACTIONS = [action.key for action in all_actions()]
+
+
+def holds_float(value) -> bool:
+    if isinstance(value, dict):
+        return any(holds_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_float(v) for v in value)
+    return isinstance(value, float)
 
 
 def documented_bodies(key: str, side: str) -> list[dict]:
@@ -91,6 +100,8 @@ def test_fast_valid_only_where_the_reference_is_valid(key, side):
             assert reference.is_valid(body), body
         else:
             seen["refused"] += 1
+        if not holds_float(body) and fast_validation.is_valid(schema, body, floats=False):
+            assert reference.is_valid(body), body  # the variant without the integer rule, for float-free bodies
 
     check()
     assert sum(seen.values()) > 0
@@ -115,3 +126,51 @@ EDGES = [
 def test_the_edges_where_the_two_engines_read_differently_are_refused(schema, value):
     assert not validator_for(schema).is_valid(value)
     assert not fast_validation.is_valid(schema, value)
+
+
+def schema_patterns() -> list[str]:
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                found.add(node["pattern"])
+            for key, value in node.items():
+                if key not in ("enum", "const", "required"):
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for key in ACTIONS:
+        walk(get_action(key).in_schema)
+        walk(get_action(key).out_schema)
+    return sorted(found)
+
+
+PATTERNS = schema_patterns()
+PLAIN = [p for p in PATTERNS if fast_validation.plain_pattern(p)]
+TRICKY = ["", "a", "abc\n", "abc\r\n", "\n", "a b", "a\tb", "a\x00b", "\u00e9", "\U0001f600", "\u200b", "\x7f",
+          "a-b_c.d", "1" * 300, "../x", "x/y", "%2F", "$next", "job$next", "\u00b2", "\u0661", "\u2028", "x:y@z"]
+
+
+def test_patterns_left_to_jsonschema_rs_are_read_as_regex_reads_them():
+    assert len(PLAIN) >= 5 and len(PLAIN) < len(PATTERNS)  # some go to jsonschema-rs, some stay with `regex`
+    for pattern in PLAIN:
+        schema = {"type": "string", "pattern": pattern}
+        for text in TRICKY + [t * 3 for t in TRICKY]:
+            assert fast_validation.is_valid(schema, text) == bool(compiled_pattern(pattern).search(text)), \
+                (pattern, text)
+
+
+@DIFFERENTIAL
+@given(st.sampled_from(PLAIN or ["^a$"]), st.data())
+def test_plain_patterns_agree_on_generated_strings(pattern, data):
+    text = data.draw(st.one_of(st.text(max_size=30), st.from_regex(pattern).filter(lambda s: len(s) < 500)))
+    schema = {"type": "string", "pattern": pattern}
+    assert fast_validation.is_valid(schema, text) == bool(compiled_pattern(pattern).search(text))
+
+
+@pytest.mark.parametrize("pattern", ["^.+$", "^[\\w]+$", "^(?i:ab)$", "^(?=a).$", "^\\d+$", "^(?:[^\\p{C}]+)$", "a.b"])
+def test_patterns_with_engine_specific_meaning_stay_with_regex(pattern):
+    assert not fast_validation.plain_pattern(pattern)

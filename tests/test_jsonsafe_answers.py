@@ -1,0 +1,53 @@
+"""A service's answer is checked with a shortcut (lib/jsonsafe.py: the text shows no NaN, Infinity or
+surrogate escape, and only the containers are walked for depth); it must refuse exactly what the full walk
+over every value refuses, with the same message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib.errors import UnexpectedResponse
+from lib.jsonsafe import MAX_DEPTH, check_answer
+from tests.support.fuzzing import json_values, nested
+
+
+def verdict(data, text: bytes | None):
+    try:
+        check_answer(data, 200, text)
+    except UnexpectedResponse as exc:
+        return exc.message
+    return None
+
+
+def as_text(data) -> bytes:
+    return json.dumps(data).encode()  # NaN as the bare word, lone surrogates as \\udXXX escapes
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(json_values(), st.dictionaries(st.text(max_size=4), json_values(), max_size=4)))
+def test_the_shortcut_refuses_what_the_full_walk_refuses(data):
+    try:
+        text = as_text(data)
+    except (ValueError, RecursionError):
+        return  # not writable as JSON text: no service could have sent it
+    assert verdict(data, text) == verdict(data, None)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2])
+@pytest.mark.parametrize("leaf", [None, 1, "x", [], {}])
+def test_depth_at_the_limit(depth, leaf):
+    data = {"root": nested(depth, leaf)}
+    assert verdict(data, as_text(data)) == verdict(data, None)
+
+
+def test_the_shortcut_is_taken_only_for_plain_text():
+    bad = {"a": [1, {"b": float("nan")}]}
+    assert verdict(bad, as_text(bad)) is not None
+    surrogate = {"a": "x\ud800"}
+    assert "a lone surrogate" in verdict(surrogate, as_text(surrogate))
+    deep = {"a": nested(MAX_DEPTH + 3, 1)}
+    assert "nested more than" in verdict(deep, as_text(deep))
