@@ -18,11 +18,13 @@ import base64
 import binascii
 from functools import lru_cache
 
-import regex
-
 
 @lru_cache(maxsize=512)
-def compiled_pattern(pattern: str) -> regex.Pattern:
+def compiled_pattern(pattern: str):
+    """The `regex` Pattern; `regex` is imported on the first pattern that needs it (the fast validation
+    stage leaves plain ASCII patterns to jsonschema-rs, so many calls need none)."""
+    import regex
+
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + r"\Z"
     return regex.compile(pattern)
