@@ -20,7 +20,7 @@ from lib.jsonsafe import find_problem
 from lib.reference_validation import validator_for
 from lib.registry import get_action
 from lib.rules import compiled_pattern
-from tests.support.fuzzing import REMOVE, _paths, hostile_strings, json_values, with_value
+from tests.support.fuzzing import mutated
 from tests.support.inputs import full_input, input_for, minimal_valid_input, sample_output
 from tests.support.targets import all_actions
 
@@ -55,22 +55,8 @@ def schema_of(key: str, side: str) -> dict:
     return action.in_schema if side == "in" else action.out_schema
 
 
-def mutated(bodies: list[dict]):
-    paths = sorted({path for body in bodies for path in _paths(body) if path}, key=repr) + [("unknownMember",)]
-    values = st.one_of(hostile_strings(), json_values(), st.just(REMOVE),
-                       st.sampled_from([5.0, -1, 0, 2 ** 63, 2 ** 64, 2 ** 70, True, "", "YQ", "YQ==\n", "a\n"]))
-
-    def apply(args):
-        body, mutations = args
-        for path, value in mutations:
-            try:
-                body = with_value(body, path, value)
-            except (KeyError, IndexError, TypeError):
-                continue  # an earlier mutation removed or replaced the parent
-        return body
-
-    mutations = st.lists(st.tuples(st.sampled_from(paths), values), max_size=3)
-    return st.tuples(st.sampled_from(bodies), mutations).map(apply)
+# Values where jsonschema-rs and jsonschema could read a rule differently (see EDGES below).
+EDGE_VALUES = st.sampled_from([5.0, -1, 0, 2 ** 63, 2 ** 64, 2 ** 70, True, "", "YQ", "YQ==\n", "a\n"])
 
 
 CASES = [(key, side) for key in ACTIONS for side in ("in", "out")]
@@ -91,7 +77,7 @@ def test_fast_valid_only_where_the_reference_is_valid(key, side):
     seen = {"fast valid": 0, "refused": 0}
 
     @DIFFERENTIAL
-    @given(mutated(bodies))
+    @given(mutated(bodies, EDGE_VALUES))
     def check(body):
         if find_problem(body):  # what JSON cannot carry never reaches a validator (lib/jsonsafe.py)
             return

@@ -103,10 +103,17 @@ def mutated_inputs(action):
         bases.append(full_input(action.in_schema))
     except ValueError:
         pass
+    return mutated(bases)
+
+
+def mutated(bases: list[dict], extra_values=None):
+    """One of `bases` with up to three members replaced (by hostile strings, any JSON value, or
+    `extra_values`), removed, or unknown ones added."""
     paths = sorted({path for base in bases for path in _paths(base) if path}, key=repr)
     unknown = [("unknownMember",), ("thing\r\nName",)]
-    values = st.one_of(hostile_strings(), json_values(), st.just(REMOVE))
-    mutation = st.tuples(st.sampled_from(paths + unknown) if paths else st.sampled_from(unknown), values)
+    values = st.one_of(hostile_strings(), json_values(), st.just(REMOVE),
+                       *([] if extra_values is None else [extra_values]))
+    mutation = st.tuples(st.sampled_from(paths + unknown), values)
 
     def apply(args):
         base, mutations = args
