@@ -36,7 +36,7 @@ def _banner(sandbox: Sandbox, state: str | None) -> list[str]:
     creds = sandbox.credentials
     if creds.source == "environment":
         keys = (f"AWS keys: from this environment (AWS_ACCESS_KEY_ID {_masked(creds.access_key)} and its "
-                f"AWS_SECRET_ACCESS_KEY{', AWS_SESSION_TOKEN' if creds.session_token else ''}); "
+                f"AWS_SECRET_ACCESS_KEY{', AWS_SESSION_TOKEN' if creds.token else ''}); "
                 f"clients must sign with the same keys")
     else:
         keys = (f"AWS key pair (the sandbox default, not a secret): {creds.access_key} / {creds.secret_key}")

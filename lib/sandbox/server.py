@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ..credentials import AwsCredentials
 from ..services import SERVICES as CONNECTOR_SERVICES
 from . import codepipeline, embedthis, iot_jobs_data, panorama, sigv4, spaceone
 from .defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
-from .sigv4 import SandboxCredentials
+from .sigv4 import sandbox_credentials
 from .state import Store
 from .wire import CONTENT_TYPES, ApiError, Reply, Request, error_reply
 
@@ -52,11 +53,11 @@ class Sandbox:
     """The emulator: `Sandbox(port=0).start()` in a test, `serve_forever()` from the CLI, `stop()` after."""
 
     def __init__(self, port: int = DEFAULT_PORT, *, state_file: str | None = None,
-                 credentials: SandboxCredentials | None = None, clock: Callable[[], float] = time.time,
+                 credentials: AwsCredentials | None = None, clock: Callable[[], float] = time.time,
                  log: Callable[[str], None] | None = None):
         self.clock = clock
         self.log = log
-        self.credentials = credentials or SandboxCredentials.from_environ(os.environ)
+        self.credentials = credentials or sandbox_credentials(os.environ)
         self.store = Store(state_file, clock)
         self.httpd = _HttpServer((HOST, port), _Handler)
         self.httpd.sandbox = self

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..credentials import AwsCredentials
 from ..signing import ALGORITHM, signature
 from .defaults import MAX_CLOCK_SKEW_SECONDS, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
 from .wire import ApiError, Request
@@ -27,24 +28,13 @@ _BAD_SIGNATURE = ("The request signature we calculated does not match the signat
 _UNKNOWN_KEY = "The security token included in the request is invalid."
 
 
-@dataclass(frozen=True)
-class SandboxCredentials:
-    """The one key pair the sandbox accepts (and the session token, if it was started with one)."""
-
-    access_key: str
-    secret_key: str
-    session_token: str | None = None
-    source: str = "sandbox default"
-
-    def __repr__(self) -> str:  # never let the secret reach a log through repr()
-        return f"SandboxCredentials(access_key={self.access_key!r}, source={self.source!r})"
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> SandboxCredentials:
-        key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
-        if key and secret:
-            return cls(key, secret, environ.get("AWS_SESSION_TOKEN") or None, "environment")
-        return cls(SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY)
+def sandbox_credentials(environ: Mapping[str, str] = os.environ) -> AwsCredentials:
+    """The one key pair the sandbox accepts (and the session token, if it was started with one): the
+    environment's, else the documented sandbox pair."""
+    key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        return AwsCredentials(key, secret, environ.get("AWS_SESSION_TOKEN") or None, "environment")
+    return AwsCredentials(SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, source="sandbox default")
 
 
 @dataclass(frozen=True)
@@ -81,7 +71,7 @@ def _stamp(epoch: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
 
 
-def verify(request: Request, credentials: SandboxCredentials, now: float) -> Scope:
+def verify(request: Request, credentials: AwsCredentials, now: float) -> Scope:
     """The request's credential scope if its SigV4 signature holds; an ApiError shaped as AWS answers."""
     authorization = request.header("authorization") or ""
     scope = parse_authorization(authorization)
@@ -91,7 +81,7 @@ def verify(request: Request, credentials: SandboxCredentials, now: float) -> Sco
     if scope.access_key != credentials.access_key:
         raise ApiError(403, "UnrecognizedClientException", _UNKNOWN_KEY)
     token = request.header("x-amz-security-token")
-    if (token or None) != credentials.session_token:
+    if (token or None) != credentials.token:
         raise ApiError(403, "UnrecognizedClientException", _UNKNOWN_KEY)
     amz_date = request.header("x-amz-date")
     if not amz_date or not _AMZ_DATE.match(amz_date):

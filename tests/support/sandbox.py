@@ -12,7 +12,6 @@ import requests
 
 from lib.credentials import AwsCredentials
 from lib.sandbox import DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, SANDBOX_TOKEN, Sandbox
-from lib.sandbox.sigv4 import SandboxCredentials
 from lib.signing import SigV4
 
 
@@ -34,7 +33,7 @@ def running_sandbox(monkeypatch=None, **kwargs):
     """A sandbox on a free port with the documented key pair; with `monkeypatch`, the client environment
     (endpoints, keys, tokens) points at it for the test."""
     if "credentials" not in kwargs:  # credentials=None: the sandbox reads its environment, as the CLI does
-        kwargs["credentials"] = SandboxCredentials(SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY)
+        kwargs["credentials"] = AwsCredentials(SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, source="sandbox default")
     sandbox = Sandbox(0, **kwargs).start()
     try:
         if monkeypatch is not None:
