@@ -172,12 +172,13 @@ class SqliteEventStore(EventStore):
         return [_event(row) for row in rows]
 
     def purge(self, statuses: tuple[str, ...], updated_before: float | None = None) -> int:
-        # Only "?" placeholders are formatted into the statement; the statuses travel as parameters.
-        marks = ",".join("?" * len(statuses))
-        with self.storage.db(commit=True) as cur:
-            cur.execute(f"delete from webhook_events where status in ({marks}) and updated_at < ?",  # noqa: S608  # nosec B608
-                        (*statuses, time.time() if updated_before is None else updated_before))
-            return cur.rowcount
+        cutoff = time.time() if updated_before is None else updated_before
+        removed = 0
+        with self.storage.db(commit=True) as cur:  # one transaction; a fixed statement per status
+            for status in statuses:
+                cur.execute("delete from webhook_events where status = ? and updated_at < ?", (status, cutoff))
+                removed += cur.rowcount
+        return removed
 
     def counts(self) -> dict[str, int]:
         with self.storage.db() as cur:
