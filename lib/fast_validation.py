@@ -2,7 +2,7 @@
 `contentEncoding` and integers (lib/rules.py) plugged in as keywords.
 
 It can only say "valid". Anything else (an invalid value, or one it cannot read, such as an integer
-beyond 64 bits) goes to the reference validator (jsonschema, lib/validation.py), which decides and
+beyond 64 bits) goes to the reference validator (jsonschema, lib/reference_validation.py), which decides and
 explains; so the reference, loaded only then, stays the one authority, and a valid message - nearly
 every message - costs a fraction of a millisecond even when it is megabytes long.
 tests/test_fast_validation.py holds the two to "fast says valid => the reference says valid" for every
@@ -53,8 +53,8 @@ class _StrictInteger:
         pass
 
     def validate(self, instance):
-        # jsonschema-rs has already checked the type; only 5.0 (a float it counts as an integer) remains.
-        if isinstance(instance, float) and not is_strict_integer(instance):
+        # jsonschema-rs has already checked the type; what it still lets through is 5.0, a float.
+        if not is_strict_integer(instance):
             raise ValueError("is not an integer")
 
 

@@ -23,16 +23,21 @@ MAX_DEPTH = 32
 _LOG10_2 = math.log10(2)
 
 
+def field_path(path) -> str:
+    """A field's name as messages write it: `a.b[2].c` for the keys and indexes ["a", "b", 2, "c"]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def _where(link) -> str:
     """The field's name from its (parent link, key) chain, built only for the value refused."""
     path = []
     while link is not None:
         link, part = link
         path.append(part)
-    out = ""
-    for part in reversed(path):
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(body)"
+    return field_path(reversed(path)) or "(body)"
 
 
 def _valid_text(text: str) -> bool:

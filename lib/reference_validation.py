@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 from jsonschema.exceptions import SchemaError
 
 from .errors import BadInput, UnexpectedResponse
+from .jsonsafe import field_path
 from .redact import holds_secret
 from .rules import compiled_pattern, is_canonical_base64, is_strict_integer
 from .schema_cache import PerSchema
@@ -52,16 +53,6 @@ def check_schema(schema: dict) -> None:
 
 
 validator_for = PerSchema(_Validator)  # the compiled reference validator of a schema object, made once
-
-
-def field_path(path) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _secret_involved(error: ValidationError, root: dict | None) -> bool:

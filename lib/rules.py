@@ -1,5 +1,5 @@
-"""Our readings of three schema rules, written once for both validators (lib/validation.py, the reference
-with explanations, and lib/fast_validation.py, the fast first stage):
+"""Our readings of three schema rules, written once for both validators (lib/reference_validation.py, the
+reference with explanations, and lib/fast_validation.py, the fast first stage):
 
 - a pattern is evaluated with the `regex` module, which understands the Unicode classes the AWS models use
   (`\\p{C}`), and a final `$` means the true end of the string: Python's `$` would also accept a trailing

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from jsonschema import Draft202012Validator
 
 from ..errors import BadInput, ConnectorError
-from ..reference_validation import field_path
+from ..jsonsafe import field_path
 from ..registry import Action, component, get_action
 from ..validation import validate_input
 from .mapping import Mapping, MappingError
