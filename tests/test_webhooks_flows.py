@@ -174,7 +174,7 @@ def test_readme_example_flows_load(monkeypatch):
 
     from tests.support.webhooks import ROOT
 
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(ROOT, "docs", "webhooks.md"), encoding="utf-8").read()
     blocks = re.findall(r"```yaml\n(flows:.*?)```", readme, re.S)
     iot = [b for b in blocks if "iot-jobs-data." in b and "codepipeline." not in b]
     assert iot, "the README shows an IoT flows file"
