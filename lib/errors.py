@@ -9,6 +9,7 @@ from __future__ import annotations
 EXIT_BAD_INPUT = 2
 EXIT_REJECTED = 3
 EXIT_RETRYABLE = 4
+EXIT_OUTCOME_UNKNOWN = 5
 
 
 class ConnectorError(Exception):
@@ -119,6 +120,28 @@ class ServiceRetired(NetworkError):
     """The provider has shut the service down; no retry can help."""
 
     retryable = False
+
+
+class OutcomeUnknown(ConnectorError):
+    """A request that is not safe to repeat may have reached the service, and no answer says what it did
+    (read timeout, reset or close after sending, a cut-off answer, a 5xx without a modelled error code).
+
+    No layer sends it again (not the transport, not event retries, not a platform rebound): a second
+    reboot or OTA job is worse than a question. `check_with` names the action that shows what happened."""
+
+    retryable = False
+    exit_code = EXIT_OUTCOME_UNKNOWN
+
+    def __init__(self, message: str, *, check_with: str | None = None, **kw):
+        super().__init__(message, **kw)
+        self.check_with = check_with
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out["outcome"] = "unknown"
+        if self.check_with:
+            out["check_with"] = self.check_with
+        return out
 
 
 class UnexpectedResponse(ConnectorError):
