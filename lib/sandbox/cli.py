@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep the state in this JSON file across restarts (default: in memory only)")
     parser.add_argument("--print-env", action="store_true",
                         help="print only the shell lines to eval on stdout (everything else on stderr)")
+    parser.add_argument("--spaceone-jobs", type=int, default=0, metavar="N",
+                        help="add N generated SpaceONE jobs at start (ids job-bench-...; for benchmarks)")
     parser.add_argument("--quiet", "-q", action="store_true", help="do not log each request on stderr")
 
 
@@ -55,6 +57,9 @@ def main(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"error: --port {args.port} is not a TCP port (0 to 65535; 0 picks a free one)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.spaceone_jobs < 0:
+        print(f"error: --spaceone-jobs {args.spaceone_jobs} must be 0 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
     log = None if args.quiet else (lambda line: print(f"sandbox: {line}", file=sys.stderr, flush=True))
     try:
         sandbox = Sandbox(args.port, state_file=args.state, log=log)
@@ -66,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
               f"or --port 0 for a free one", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    if args.spaceone_jobs:
+        sandbox.seed_spaceone_jobs(args.spaceone_jobs)
     banner = _banner(sandbox, args.state)
     env_lines = sandbox.shell_lines()
     if args.print_env:

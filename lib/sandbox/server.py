@@ -114,6 +114,13 @@ class Sandbox:
                    EMBEDTHIS_ENDPOINT=self.url, EMBEDTHIS_TOKEN=SANDBOX_TOKEN)
         return env
 
+    def seed_spaceone_jobs(self, count: int) -> list[str]:
+        """Add `count` generated SpaceONE jobs (for a benchmark or a test of long listings); their ids."""
+        with self.store.lock:
+            added = spaceone.add_jobs(self.store.data[spaceone.NAME], count, self.clock())
+            self.store.save_if_changed()
+        return added
+
     def shell_lines(self) -> list[str]:
         """client_environment() as POSIX shell lines that `eval` accepts."""
         env = self.client_environment()
@@ -226,6 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "jobs-connector-sandbox"
     sys_version = ""
+    # A kept-alive client must not wait for a delayed ACK (40 ms on Linux) before the answer leaves:
+    # no Nagle, and the headers and the body go out in one write (see _send).
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - the sandbox logs one line per request itself
         pass
@@ -242,9 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
+        # end_headers() would write the header block alone; the body joins it in the same write instead.
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            self._headers_buffer.append(payload)
+        self.flush_headers()
 
     def _serve(self) -> None:
         if self.headers.get("Transfer-Encoding"):

@@ -11,6 +11,7 @@ sum / min / max fields. Errors have SpaceONE's shape: {"detail": {"code": "ERROR
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from .wire import ApiError, Reply, Request, member
 
@@ -54,6 +55,40 @@ def seed(now: float) -> dict:
     return {"jobs": jobs}
 
 
+def add_jobs(state: dict, count: int, now: float) -> list[str]:
+    """Add `count` generated jobs (a benchmark's or a test's many jobs; `jobs-connector sandbox
+    --spaceone-jobs N` does this at start): ids job-bench-0000000001... numbered on from earlier seeds,
+    job n created n seconds after `now` minus 10^7 (older than the demo jobs, never two alike), statuses
+    and workspaces cycling. Returns the new ids."""
+    statuses = ("SUCCESS", "FAILURE", "CANCELED", "IN_PROGRESS")
+    jobs, first = state["jobs"], sum(1 for job_id in state["jobs"] if job_id.startswith("job-bench-")) + 1
+    added = []
+    for n in range(first, first + count):
+        created = now - 10_000_000 + n
+        status = statuses[n % 4]
+        job = {"job_id": f"job-bench-{n:010d}", "status": status, "options": {}, "resource_group": "WORKSPACE",
+               "domain_id": DOMAIN, "workspace_id": f"workspace-bench-{n % 10:04d}",
+               "trusted_account_id": f"ta-bench-{n % 7:04d}", "plugin_id": "plugin-bench-collector",
+               "created_at": _iso(created), "updated_at": _iso(created + 30)}
+        if status != "IN_PROGRESS":
+            job["finished_at"] = _iso(created + 30)
+        jobs[job["job_id"]] = job
+        added.append(job["job_id"])
+    _changed(state)
+    return added
+
+
+# The last selection (filtered and sorted jobs) and what it was made from, as one tuple so that threads
+# of several sandboxes in one process see it whole: paging through a listing asks the same question once
+# per page, and filtering and sorting every job for every page made paging quadratic.
+_last_selection: list = [None]
+
+
+def _changed(state: dict) -> None:
+    """Jobs were added or removed: a remembered selection no longer holds."""
+    _last_selection[0] = None
+
+
 def _job(state: dict, body: dict) -> dict:
     job_id = body.get("job_id")
     if not job_id:
@@ -85,6 +120,25 @@ def _matches(job: dict, condition) -> bool:
 
 
 def _select(state: dict, body: dict, query: dict) -> list[dict]:
+    """The jobs a list or stat asks for, filtered and sorted; the same question asked again of the same,
+    unchanged jobs (the next page of a listing) is answered from the last selection."""
+    try:
+        question = json.dumps([{k: body.get(k) for k in FILTER_KEYS}, query.get("filter"), query.get("sort")],
+                              sort_keys=True)
+    except (TypeError, ValueError):
+        question = None
+    last = _last_selection[0]
+    jobs = state["jobs"]
+    if question is not None and last is not None and last[0] is jobs and last[1] == len(jobs) \
+            and last[2] == question:
+        return last[3]
+    selection = _selected(state, body, query)
+    if question is not None:
+        _last_selection[0] = (jobs, len(jobs), question, selection)
+    return selection
+
+
+def _selected(state: dict, body: dict, query: dict) -> list[dict]:
     jobs = list(state["jobs"].values())
     for key in FILTER_KEYS:
         if body.get(key) is not None:
@@ -137,6 +191,7 @@ def job_get(state: dict, body: dict) -> dict:
 def job_delete(state: dict, body: dict) -> dict:
     job = _job(state, body)
     del state["jobs"][job["job_id"]]
+    _changed(state)
     return {}
 
 
