@@ -27,8 +27,14 @@ from .errors import ConfigurationError, ConnectorError, NetworkError, Unexpected
 from .protocols import HttpRequest, error_from_response
 
 ALWAYS_RETRIED_STATUS = frozenset({429, 503})
+# What the proxy and CA-bundle settings of a request are made from (besides its scheme and host): when
+# none of these changed, the settings are those worked out last time for the same scheme and host.
+SETTINGS_ENVIRONMENT = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                        *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
+                        *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")))
 IDEMPOTENT_RETRIED_STATUS = frozenset({500, 502, 504})
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -116,43 +122,73 @@ class Transport:
     def __init__(self, *, policy: RetryPolicy | None = None, connect_timeout: float = 5.0,
                  read_timeout: float = 30.0, max_response_bytes: int = MAX_RESPONSE_BYTES,
                  sleep: Callable[[float], None] | None = None, rng: Callable[[], float] = random.random,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, pool_size: int = 16):
         self.policy = policy or RetryPolicy()
         self.timeout = (connect_timeout, read_timeout)
         self.max_response_bytes = max_response_bytes
         self.sleep, self.rng, self.monotonic = sleep, rng, monotonic
         self._local = threading.local()
+        # One pool of kept-alive connections (urllib3's pools are thread-safe) for every thread's session.
+        self._adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+        self._headers = requests.utils.default_headers()
+        self._headers["User-Agent"] = f"jobs-connector/{__version__} {self._headers['User-Agent']}"
+        self._settings_cache: dict[tuple, dict] = {}
+        self._no_cookies = requests.cookies.RequestsCookieJar()
 
     @property
     def session(self) -> requests.Session:
-        # A session per thread: requests.Session is not documented as thread-safe; each keeps its own pool.
+        # A session per thread (requests.Session is not documented as thread-safe), all sending through
+        # the one adapter and its pool. stream: the answer is read by _read, within the size bound.
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.headers["User-Agent"] = f"jobs-connector/{__version__} {requests.utils.default_user_agent()}"
-            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            session.headers = requests.structures.CaseInsensitiveDict(self._headers)
+            session.stream = True
+            session.trust_env = False  # the environment's proxies and CA bundle come from _settings
+            session.mount("https://", self._adapter)
+            session.mount("http://", self._adapter)
             self._local.session = session
         return session
 
     def prepare(self, request: HttpRequest, auth) -> requests.PreparedRequest:
-        return self.session.prepare_request(
-            requests.Request(request.method, request.url, headers=request.headers, data=request.body, auth=auth))
+        """The request with our default headers, signed by `auth`. Built directly rather than through
+        Session.prepare_request, whose setting merges cost more than the rest of the call's Python: no
+        cookie is carried from one call to the next (none of the APIs sets any) and no .netrc is read
+        (every call has its own auth)."""
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(request.method)
+        prepared.prepare_url(request.url, None)
+        headers = self._headers.copy()
+        headers.update(request.headers)
+        prepared.prepare_headers(headers)
+        prepared.prepare_body(request.body, None, None)
+        prepared._cookies = self._no_cookies  # requests copies it before looking at a redirect
+        prepared.prepare_auth(auth, request.url)
+        return prepared
 
     def _settings(self, url: str) -> dict:
         """Proxies (HTTPS_PROXY, NO_PROXY, ...) and the CA bundle: AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE /
-        CURL_CA_BUNDLE, else the system's. Verification itself is never turned off."""
-        verify = os.environ.get("AWS_CA_BUNDLE") or None
-        settings = self.session.merge_environment_settings(url, {}, True, verify, None)
-        bundle = settings.get("verify")
+        CURL_CA_BUNDLE, else the system's. Verification itself is never turned off. Worked out here, once
+        per scheme, host and value of the variables they come from: the sessions do not look at the
+        environment themselves (trust_env off), which would scan every variable twice a call."""
+        scheme, _, rest = url.partition("://")
+        key = (scheme, rest.split("/", 1)[0], *map(os.environ.get, SETTINGS_ENVIRONMENT))
+        settings = self._settings_cache.get(key)
+        if settings is None:
+            verify = (os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE")
+                      or os.environ.get("CURL_CA_BUNDLE") or True)
+            settings = {"proxies": requests.utils.get_environ_proxies(url), "verify": verify, "cert": None}
+            if len(self._settings_cache) >= 64:  # a bound, for a process calling very many hosts
+                self._settings_cache.clear()
+            self._settings_cache[key] = settings
+        bundle = settings["verify"]
         if isinstance(bundle, str) and not os.path.exists(bundle):
-            source = "AWS_CA_BUNDLE" if verify else next(
+            source = "AWS_CA_BUNDLE" if os.environ.get("AWS_CA_BUNDLE") else next(
                 (name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(name) == bundle),
                 "REQUESTS_CA_BUNDLE")
             raise ConfigurationError(f"{source} names a CA bundle that does not exist: {bundle}",
                                      field=source, rule="file")
-        return settings
+        return {**settings, "proxies": dict(settings["proxies"])}  # a copy: requests may add to it
 
     def _read(self, response: requests.Response) -> bytes:
         if _headers_cut_off(response):
@@ -160,17 +196,28 @@ class Transport:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
             response.close()
-            raise UnexpectedResponse(f"the answer is larger than the {self.max_response_bytes}-byte bound",
-                                     status=response.status_code)
+            raise self._too_large(response)
+        if response._content_consumed:  # read already (a mocked answer)
+            content = response.content or b""
+            if len(content) > self.max_response_bytes:
+                raise self._too_large(response)
+            return content
+        # Read once, in large pieces (a small answer in one), stopping at the bound; requests is then
+        # told the answer is read, so nothing reads or copies it a second time.
         chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
+        for chunk in response.iter_content(READ_CHUNK_BYTES):
             size += len(chunk)
             if size > self.max_response_bytes:
                 response.close()
-                raise UnexpectedResponse(f"the answer is larger than the {self.max_response_bytes}-byte bound",
-                                         status=response.status_code)
+                raise self._too_large(response)
             chunks.append(chunk)
-        return b"".join(chunks)
+        content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        response._content, response._content_consumed = content, True
+        return content
+
+    def _too_large(self, response: requests.Response) -> UnexpectedResponse:
+        return UnexpectedResponse(f"the answer is larger than the {self.max_response_bytes}-byte bound",
+                                  status=response.status_code)
 
     def send(self, request: HttpRequest, auth, *, protocol: str, idempotent: bool,
              retry_unreachable: bool = True, observer=None) -> Answer:

@@ -179,3 +179,41 @@ def test_an_unreachable_proxy_is_named_and_retried_for_every_action(action, aws_
             list(Runtime().run(action.key, input_for(action), config_for(action, server.url)))
         assert server.connections == 0
     assert caught.value.code == "proxy" and caught.value.attempts == RetryPolicy().max_attempts
+
+
+def test_one_transport_follows_the_environment_as_it_changes_between_calls(aws_env, tmp_path, monkeypatch,
+                                                                          no_sleep):
+    # The proxy and CA-bundle settings are worked out once per host and per value of the variables they
+    # come from: a variable set, changed or removed between two calls of one runtime still counts.
+    action = ACTIONS[0]
+    runtime = Runtime()
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    with RawServer(ok_handler(action)) as server, ForwardProxy() as proxy:
+        cfg = config_for(action, server.url)
+
+        def call():
+            return list(runtime.run(action.key, input_for(action), cfg))
+
+        def refused_by_the_proxy():
+            with pytest.raises(NetworkError) as caught:
+                call()
+            return caught.value.code == "proxy"
+
+        call()
+        monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+        assert refused_by_the_proxy()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        call()
+        monkeypatch.delenv("NO_PROXY")
+        assert refused_by_the_proxy()
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        call()
+        assert proxy.seen and proxy.seen[0].startswith(f"GET http://127.0.0.1:{server.port}/")
+        monkeypatch.delenv("HTTP_PROXY")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+        with pytest.raises(ConfigurationError) as caught:
+            call()
+        assert caught.value.field == "REQUESTS_CA_BUNDLE"
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        call()
+        assert len(server.requests) == 4
