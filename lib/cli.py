@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from .batch import add_arguments as batch_arguments
 from .errors import BadInput, ConnectorError
 
 EXIT_INTERNAL = 1
@@ -118,6 +119,10 @@ def cmd_describe(args) -> int:
 def cmd_run(args) -> int:
     from .runtime import Runtime
 
+    if args.each or args.concurrency != 1:  # batch mode: lib/batch.py
+        from . import batch
+
+        return batch.main(args, _config(args))
     body = _read_json_arg(args.input, "input")
     cfg = _config(args)
     runtime = Runtime()
@@ -163,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pages", type=int, help="list actions: stop after this many pages (default 100)")
     p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
     p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
+    batch_arguments(p)
     p.set_defaults(func=cmd_run)
 
     for name, (module, help_text) in EXTENSIONS.items():

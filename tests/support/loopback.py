@@ -19,6 +19,7 @@ class Recorded:
     path: str
     headers: dict
     body: bytes
+    client: tuple | None = None  # (host, port) of the client's connection
 
     def json(self):
         return json.loads(self.body) if self.body else None
@@ -64,7 +65,7 @@ class LoopbackServer:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
+                recorded = Recorded(self.command, self.path, dict(self.headers.items()), body, self.client_address)
                 with server._lock:
                     server.requests.append(recorded)
                     entry = server.script.pop(0) if server.script else server.default
