@@ -143,18 +143,22 @@ def cmd_run(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; for `command` "run", only the run subcommand's (the cold path of a call
+    need not build the others)."""
     parser = argparse.ArgumentParser(prog="jobs-connector", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    others = command != "run"
 
-    p = sub.add_parser("list", help="list the actions")
-    p.add_argument("--json", action="store_true", help="as JSON")
-    p.set_defaults(func=cmd_list)
+    if others:
+        p = sub.add_parser("list", help="list the actions")
+        p.add_argument("--json", action="store_true", help="as JSON")
+        p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("describe", help="an action's inputs, outputs and an example")
-    p.add_argument("action")
-    p.add_argument("--json", action="store_true", help="as JSON")
-    p.set_defaults(func=cmd_describe)
+        p = sub.add_parser("describe", help="an action's inputs, outputs and an example")
+        p.add_argument("action")
+        p.add_argument("--json", action="store_true", help="as JSON")
+        p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("run", help="run an action; each emitted message body is one JSON line on stdout")
     p.add_argument("action")
@@ -171,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch_arguments(p)
     p.set_defaults(func=cmd_run)
 
-    for name, (module, help_text) in EXTENSIONS.items():
+    for name, (module, help_text) in EXTENSIONS.items() if others else ():
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
         p.set_defaults(func=None, extension=module)
@@ -199,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         # Handed over untouched: argparse's REMAINDER drops options that come first ('sandbox --port 0').
         args = argparse.Namespace(func=None, extension=EXTENSIONS[argv[0]][0], command=argv[0], rest=argv[1:])
     else:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         if args.func is None:
             return _run_extension(args.extension, args.command, args.rest)

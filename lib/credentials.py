@@ -15,11 +15,11 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .record import Frozen
 from .services import AwsService, TokenService
 
 if TYPE_CHECKING:  # imported where used: most calls read neither an AWS file nor a credential_process
@@ -36,13 +36,12 @@ def utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
 
-@dataclass(frozen=True)
-class AwsCredentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
-    source: str = "config"
-    expires_at: _dt.datetime | None = None  # None: they do not expire (static keys)
+class AwsCredentials(Frozen):
+    __slots__ = _fields = ("access_key", "secret_key", "token", "source", "expires_at")
+
+    def __init__(self, access_key: str, secret_key: str, token: str | None = None, source: str = "config",
+                 expires_at: _dt.datetime | None = None):  # expires_at None: they do not expire (static keys)
+        self._set(access_key=access_key, secret_key=secret_key, token=token, source=source, expires_at=expires_at)
 
     def __repr__(self) -> str:  # never let a secret reach a log through repr()
         return f"AwsCredentials(access_key=<redacted>, source={self.source!r}, expires_at={self.expires_at})"
@@ -273,11 +272,11 @@ def resolve_aws_endpoint(service: AwsService, cfg: Mapping, region: str, environ
     return service.endpoint_template.format(region=region)
 
 
-@dataclass(frozen=True)
-class TokenCredentials:
-    base_url: str
-    header: str
-    value: str
+class TokenCredentials(Frozen):
+    __slots__ = _fields = ("base_url", "header", "value")
+
+    def __init__(self, base_url: str, header: str, value: str):
+        self._set(base_url=base_url, header=header, value=value)
 
     def __repr__(self) -> str:
         return f"TokenCredentials(base_url={self.base_url!r}, header={self.header!r}, value=<redacted>)"

@@ -13,9 +13,9 @@ Emit behaviours (the step config's `emitBehaviour`, the CLI's `--emit`):
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from .errors import BadInput
+from .record import Frozen
 
 EMIT_BEHAVIOURS = ("fetchAll", "fetchPage", "emitIndividually")
 DEFAULT_MAX_PAGES = 100
@@ -40,13 +40,13 @@ def set_path(data: dict, dotted: str, value) -> dict:
     return out
 
 
-@dataclass(frozen=True)
-class Cursor:
+class Cursor(Frozen):
     """The service returns a cursor; the next request sends it back."""
 
-    items: str
-    input_token: str
-    output_token: str
+    __slots__ = _fields = ("items", "input_token", "output_token")
+
+    def __init__(self, items: str, input_token: str, output_token: str):
+        self._set(items=items, input_token=input_token, output_token=output_token)
 
     def next_body(self, body: dict, page: dict, seen: int) -> dict | None:
         token = get_path(page, self.output_token)
@@ -62,16 +62,15 @@ class Cursor:
         return merged
 
 
-@dataclass(frozen=True)
-class Offset:
+class Offset(Frozen):
     """The request says where to start and how many; the answer says how many there are in all."""
 
-    items: str
-    start: str
-    limit: str
-    total: str
-    first_index: int = 1
-    default_limit: int = 100
+    __slots__ = _fields = ("items", "start", "limit", "total", "first_index", "default_limit")
+
+    def __init__(self, items: str, start: str, limit: str, total: str, first_index: int = 1,
+                 default_limit: int = 100):
+        self._set(items=items, start=start, limit=limit, total=total, first_index=first_index,
+                  default_limit=default_limit)
 
     def first_body(self, body: dict) -> dict:
         out = body

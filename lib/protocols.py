@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .errors import BadInput, ConnectorError, UnexpectedResponse, error_type_for
 from .jsonsafe import check_answer
+from .record import Record
 from .registry import Action
 
 _TEMPLATE_PARAM = re.compile(r"{([^}]+)}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@dataclass
-class HttpRequest:
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
+class HttpRequest(Record):
+    __slots__ = _fields = ("method", "url", "headers", "body")
+
+    def __init__(self, method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None):
+        self.method, self.url, self.headers, self.body = method, url, {} if headers is None else headers, body
 
 
 def percent_encode(value, safe: str = "-._~") -> str:

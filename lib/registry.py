@@ -6,11 +6,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import ModuleType
 
 from .errors import BadInput
+from .record import Record
 from .services import SERVICES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,12 +29,14 @@ def load_json(relative_path: str) -> dict:
         return json.load(fh)
 
 
-@dataclass
-class Action:
+class Action(Record):
     """One step of the component: its descriptor entry, its service, its module and its schemas."""
 
-    key: str
-    entry: dict = field(repr=False)
+    _fields = ("key", "entry")  # no __slots__: cached_property needs a __dict__
+    _hidden = ("entry",)
+
+    def __init__(self, key: str, entry: dict):
+        self.key, self.entry = key, entry
 
     @property
     def service_name(self) -> str:

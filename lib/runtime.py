@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import credentials as creds
 from .errors import ConnectorError, NetworkError, ServiceRetired
 from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
+from .record import Record
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
 from .signing import RefreshingSigV4, SigV4, TokenAuth
@@ -26,13 +26,13 @@ from .transport import Transport
 from .validation import validate_input, validate_output
 
 
-@dataclass
-class Target:
+class Target(Record):
     """Where and how one call is sent: the base URL, the request signer and the secrets to hide."""
 
-    base_url: str
-    auth: object
-    secrets: list[str]
+    __slots__ = _fields = ("base_url", "auth", "secrets")
+
+    def __init__(self, base_url: str, auth: object, secrets: list[str]):
+        self.base_url, self.auth, self.secrets = base_url, auth, secrets
 
 
 class Trace:

@@ -6,37 +6,38 @@ once, as data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import Frozen
 
 
-@dataclass(frozen=True)
-class AwsService:
+class AwsService(Frozen):
     """An AWS API signed with SigV4."""
 
-    name: str
-    protocol: str  # "rest-json" or "json-1.1"
-    signing_name: str
-    endpoint_template: str  # "https://data.jobs.iot.{region}.amazonaws.com"
-    endpoint_env: str  # suffix of AWS_ENDPOINT_URL_<SERVICE>
-    api_version: str
-    target_prefix: str | None = None  # json-1.1: "CodePipeline_20150709"
-    retired_on: str | None = None  # the date AWS shut the service down
-
+    __slots__ = _fields = ("name", "protocol", "signing_name", "endpoint_template", "endpoint_env", "api_version",
+                           "target_prefix", "retired_on")
     auth = "sigv4"
 
+    def __init__(self, name: str, protocol: str, signing_name: str, endpoint_template: str, endpoint_env: str,
+                 api_version: str, target_prefix: str | None = None, retired_on: str | None = None):
+        # protocol: "rest-json" or "json-1.1"; endpoint_template: "https://data.jobs.iot.{region}.amazonaws.com";
+        # endpoint_env: the suffix of AWS_ENDPOINT_URL_<SERVICE>; target_prefix (json-1.1):
+        # "CodePipeline_20150709"; retired_on: the date AWS shut the service down.
+        self._set(name=name, protocol=protocol, signing_name=signing_name, endpoint_template=endpoint_template,
+                  endpoint_env=endpoint_env, api_version=api_version, target_prefix=target_prefix,
+                  retired_on=retired_on)
 
-@dataclass(frozen=True)
-class TokenService:
+
+class TokenService(Frozen):
     """A JSON-over-HTTPS POST API authenticated by an API key or token in a header."""
 
-    name: str
-    title: str
-    endpoint_env: str
-    token_env: str
-    endpoint_cfg: str  # the step-config field holding the base URL
-    token_cfg: str  # the step-config field holding the key
-    header_cfg: str | None = None  # the step-config field naming another header, if configurable
-    default_header: str = "Authorization"
+    __slots__ = _fields = ("name", "title", "endpoint_env", "token_env", "endpoint_cfg", "token_cfg", "header_cfg",
+                           "default_header")
+
+    def __init__(self, name: str, title: str, endpoint_env: str, token_env: str, endpoint_cfg: str, token_cfg: str,
+                 header_cfg: str | None = None, default_header: str = "Authorization"):
+        # endpoint_cfg / token_cfg: the step-config fields holding the base URL and the key; header_cfg: the
+        # one naming another header, if configurable.
+        self._set(name=name, title=title, endpoint_env=endpoint_env, token_env=token_env, endpoint_cfg=endpoint_cfg,
+                  token_cfg=token_cfg, header_cfg=header_cfg, default_header=default_header)
 
     auth = "token"
     protocol = "token-json"

@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -25,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from . import __version__
 from .errors import ConfigurationError, ConnectorError, NetworkError, UnexpectedResponse
 from .protocols import HttpRequest, error_from_response
+from .record import Record
 
 ALWAYS_RETRIED_STATUS = frozenset({429, 503})
 # What the proxy and CA-bundle settings of a request are made from (besides its scheme and host): when
@@ -37,24 +37,25 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
 
 
-@dataclass
-class RetryPolicy:
-    max_attempts: int = 4
-    base_delay: float = 0.25
-    max_delay: float = 20.0
-    total_budget: float = 120.0  # seconds of waiting and trying, all attempts together
+class RetryPolicy(Record):
+    __slots__ = _fields = ("max_attempts", "base_delay", "max_delay", "total_budget")
+
+    def __init__(self, max_attempts: int = 4, base_delay: float = 0.25, max_delay: float = 20.0,
+                 total_budget: float = 120.0):  # total_budget: seconds of waiting and trying, all attempts
+        self.max_attempts, self.base_delay, self.max_delay, self.total_budget = \
+            max_attempts, base_delay, max_delay, total_budget
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: a random wait between 0 and base * 2^(attempt-1), capped."""
         return rng() * min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: requests.structures.CaseInsensitiveDict
-    content: bytes
-    attempts: int
+class Answer(Record):
+    __slots__ = _fields = ("status", "headers", "content", "attempts")
+
+    def __init__(self, status: int, headers: requests.structures.CaseInsensitiveDict, content: bytes,
+                 attempts: int):
+        self.status, self.headers, self.content, self.attempts = status, headers, content, attempts
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:

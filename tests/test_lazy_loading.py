@@ -26,8 +26,10 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 
 HEAVY_FOR_LIST = {"requests", "urllib3", "jsonschema", "jsonschema_rs", "regex", "aws_requests_auth", "lib.runtime"}
 # GetPendingJobExecutions' only pattern is plain ASCII, left to jsonschema-rs: `regex` is not needed either.
+# dataclasses pulls in inspect, ast and dis: lib/record.py stands in for it on this path.
 UNNEEDED_FOR_RUN = {"configparser", "subprocess", "shlex", "jsonschema", "regex", "lib.reference_validation",
-                    "lib.webhooks", "lib.sandbox", "lib.sailor", "pika", "huey", "yaml", "cryptography"}
+                    "lib.webhooks", "lib.sandbox", "lib.sailor", "pika", "huey", "yaml", "cryptography",
+                    "dataclasses", "inspect", "ast", "dis", "concurrent.futures"}
 
 
 def loaded_by(argv: list[str]) -> tuple[int, set[str]]:
@@ -53,6 +55,19 @@ def test_a_run_loads_no_profile_reader_and_no_other_subcommand(aws_env):
     assert code == 0
     assert {"requests", "jsonschema_rs", "lib.runtime"} <= modules  # the probe did run the call path
     assert not UNNEEDED_FOR_RUN & modules, sorted(UNNEEDED_FOR_RUN & modules)
+
+
+def test_a_run_builds_only_its_own_parser_and_parses_as_the_whole_tree_does():
+    from lib.cli import build_parser
+
+    def commands(parser):
+        return set(parser._subparsers._group_actions[0].choices)
+
+    assert commands(build_parser("run")) == {"run"}
+    assert {"list", "describe", "run", "sandbox", "serve"} <= commands(build_parser())
+    argv = ["run", "spaceone.ListJobs", "-i", "{}", "--emit", "fetchPage", "--max-pages", "3", "--each",
+            "--concurrency", "4", "-v"]
+    assert vars(build_parser("run").parse_args(argv)) == vars(build_parser().parse_args(argv))
 
 
 @pytest.mark.parametrize("stage", ["reference", "fast"])
