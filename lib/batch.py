@@ -107,7 +107,8 @@ class Batch:
             if self.dry_run:
                 message = self.runtime.dry_run(self.action, body, self.cfg)
             else:
-                [message] = self.runtime.run(self.action, body, self.cfg, trace=self.trace)
+                [message] = self.runtime.run(self.action, body, self.cfg, trace=self.trace,
+                                             warn=lambda text: self._say(number, "warning", text))
             return json.dumps(message, separators=(",", ":"), ensure_ascii=False), 0
         except ConnectorError as exc:
             return self._error_line(number, exc.to_dict(), exc.exit_code, exc.describe())
@@ -116,8 +117,11 @@ class Batch:
             return self._error_line(number, {"type": "InternalError", "message": text, "retryable": False},
                                     EXIT_INTERNAL, text)
 
+    def _say(self, number: int, kind: str, text: str) -> None:
+        print(f"line {number}: {kind}: {text}", file=self.errors, flush=True)
+
     def _error_line(self, number: int, error: dict, code: int, text: str) -> tuple[str, int]:
-        print(f"line {number}: error: {text}", file=self.errors, flush=True)
+        self._say(number, "error", text)
         return json.dumps({"error": {**error, "line": number}}, separators=(",", ":"), ensure_ascii=False), code
 
     def write(self, out, result: tuple[str, int]) -> None:
