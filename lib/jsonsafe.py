@@ -101,16 +101,15 @@ _CONTAINERS = (dict, list)
 
 def _within_depth(value) -> bool:
     """find_problem's depth rule, level by level over the containers only: no value deeper than MAX_DEPTH,
-    so no container at MAX_DEPTH may hold anything."""
+    so no container at MAX_DEPTH may hold anything. One comprehension a level (not one per container):
+    a big answer is mostly small objects."""
     level, depth = [value], 0
     while level:
-        below = []
-        for node in level:
-            if depth >= MAX_DEPTH and node:
-                return False
-            children = node.values() if type(node) is dict else node
-            below += [child for child in children if type(child) in _CONTAINERS]
-        level, depth = below, depth + 1
+        if depth >= MAX_DEPTH and any(level):
+            return False
+        level = [child for node in level for child in (node.values() if type(node) is dict else node)
+                 if type(child) in _CONTAINERS]
+        depth += 1
     return True
 
 
