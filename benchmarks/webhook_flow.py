@@ -1,0 +1,151 @@
+"""Webhook throughput end to end: events/s from the signed POST to the flow's step done, through the
+workers of `jobs-connector serve`, for a one-step flow against the sandbox.
+
+Starts the sandbox (`jobs-connector sandbox --port 0`) and `jobs-connector serve` (web and two worker
+threads, SQLite queue in a temporary directory) on 127.0.0.1, sends signed events from a few client
+processes (as benchmarks/webhook_intake.py does), and waits until every event has succeeded, counting
+them in the queue's store. Prints accepted events/s (the intake alone) and completed events/s (end to
+end). Bounded in count and time; every process it starts is stopped.
+
+    python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 2] [--json FILE]
+
+Goal (issue 20) on 2 cores: >= 300 completed events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from webhook_intake import SECRET, TIME_LIMIT, client, free_port, percentile, wait_ready  # noqa: E402
+
+GOAL_EVENTS_PER_SECOND = 300.0
+FLOWS = {"flows": [{
+    "name": "bench",  # webhook_intake.client posts to /hooks/bench
+    "secret_env": "BENCH_HOOK_SECRET",
+    "steps": [{"action": "iot-jobs-data.GetPendingJobExecutions", "input": {"thingName": "'demo-thing'"}}],
+}]}
+
+
+def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
+    """The sandbox on a free port, and the client environment it prints (None: unset that variable)."""
+    proc = subprocess.Popen([sys.executable, "-m", "lib", "sandbox", "--port", "0", "--print-env", "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env: dict[str, str | None] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        words = shlex.split(line)
+        if words[:1] == ["unset"]:
+            env.update(dict.fromkeys(words[1:]))
+        elif words[:1] == ["export"]:
+            name, _, value = words[1].partition("=")
+            env[name] = value
+            if name == "EMBEDTHIS_TOKEN":  # the last line
+                return proc, env
+    stop(proc)
+    raise SystemExit("the sandbox did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run(events: int, clients: int, workers: int) -> dict:
+    from lib.webhooks.queue import Queue
+
+    sandbox, sandbox_env = start_sandbox()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            flows_file = os.path.join(tmp, "flows.json")
+            with open(flows_file, "w") as fh:
+                json.dump(FLOWS, fh)
+            queue_url = f"sqlite:///{os.path.join(tmp, 'queue.db')}"
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update({k: v for k, v in sandbox_env.items() if v is not None})
+            env.update(BENCH_HOOK_SECRET=SECRET, PYTHONPATH=ROOT)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--port", str(port), "--queue", queue_url,
+                 "--workers", str(workers), "--log-level", "WARNING"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_ready(port, server)
+                ctx = multiprocessing.get_context("fork")
+                out = ctx.Queue()
+                start_at = time.time() + 1.0
+                per_client = events // clients
+                procs = [ctx.Process(target=client, args=(port, per_client, 300, c, start_at, out))
+                         for c in range(clients)]
+                for p in procs:
+                    p.start()
+                results = [out.get(timeout=TIME_LIMIT + 30) for _ in procs]
+                for p in procs:
+                    p.join(timeout=10)
+                sent = sum(len(r[0]) - r[1] for r in results)
+                accepted_at = max(r[2] for r in results)
+                queue = Queue(queue_url)
+                try:
+                    deadline = time.monotonic() + TIME_LIMIT
+                    while time.monotonic() < deadline:
+                        counts = queue.store.counts()
+                        if counts.get("succeeded", 0) + counts.get("dead", 0) >= sent:
+                            break
+                        time.sleep(0.05)
+                    done_at = time.time()
+                finally:
+                    queue.close()
+            finally:
+                stop(server)
+    finally:
+        stop(sandbox)
+    latencies = [x for r in results for x in r[0]]
+    return {"events": sent, "clients": clients, "workers": workers, "counts": counts,
+            "accepted_per_s": sent / (accepted_at - start_at), "completed_per_s": counts.get("succeeded", 0)
+            / (done_at - start_at), "seconds": done_at - start_at,
+            "accept_p50_ms": percentile(latencies, 0.5) * 1000, "accept_p99_ms": percentile(latencies, 0.99) * 1000}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1000, help="events in all (default 1000, at most 20000)")
+    parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="worker threads of serve (default 2)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = parser.parse_args(argv)
+    clients = max(1, min(args.clients, 16))
+    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)))
+    print(f"one-step flow (iot-jobs-data.GetPendingJobExecutions against the sandbox), {r['workers']} workers, "
+          f"SQLite queue, {r['clients']} clients")
+    print(f"  events sent and accepted   {r['events']}")
+    print(f"  finished                   {r['counts']}")
+    print(f"  accepted events/s (intake) {r['accepted_per_s']:.0f}  (accept p50 {r['accept_p50_ms']:.1f} ms, "
+          f"p99 {r['accept_p99_ms']:.1f} ms)")
+    print(f"  completed events/s         {r['completed_per_s']:.0f}  (goal >= {GOAL_EVENTS_PER_SECOND:.0f}: "
+          f"{'PASS' if r['completed_per_s'] >= GOAL_EVENTS_PER_SECOND else 'MISS'})")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(r, fh, indent=2)
+    return 0 if r["counts"].get("succeeded", 0) == r["events"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
