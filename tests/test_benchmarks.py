@@ -16,21 +16,28 @@ import pytest
 from lib.registry import ROOT
 
 SCRIPT = os.path.join(ROOT, "benchmarks", "run.py")
-SECTIONS = ("cold", "warm", "memory", "paging", "growth")
+SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch")
 # Our own rows, which must be there whatever else is installed.
 OURS = {
-    "cold": ["python -c pass ms", "jobs-connector run ms"],
+    "cold": ["python -c pass ms", "minimal requests+auth script ms", "jobs-connector run ms"],
     "warm": ["jobs-connector Runtime().run us/call", "requests + aws-requests-auth us/call"],
     "memory": ["python -c pass MiB", "jobs-connector run MiB", "every action once MiB"],
     "paging": ["fetchAll items/s", "fetchPage (cursor passed back) items/s", "emitIndividually items/s"],
-    "growth": ["1 KiB ours us/call", "100 KiB ours us/call", "5 MiB ours us/call", "5 MiB validate_output us"],
+    "growth": ["1 KiB ours us/call", "100 KiB ours us/call", "5 MiB ours us/call", "5 MiB drift check us"],
+    "sandbox": ["2000 jobs kept-alive request ms", "2000 jobs paged http.client s", "500 jobs paged ours s"],
+    "batch": ["--each s", "separate run s", "concurrency 1 s", "concurrency 8 s"],
 }
+# Issue 20's table, every row printed as a ratio from the one run.
+ISSUE_ROWS = ["ours / minimal requests+auth script", "AWS CLI / ours", "ours / raw requests+auth", "ours / boto3",
+              "ours / raw requests+auth at 100 KiB", "ours / raw requests+auth at 5 MiB", "kept-alive request (ms)",
+              "10,000 jobs paged (s)", "10,000 / 2,500 jobs paging time", "separate runs / --each, per call",
+              "--concurrency 1 / --concurrency 8"]
 
 
 def run_benchmark(tmp_path, *args, env=None) -> tuple[dict, str]:
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, SCRIPT, "--quick", "--json", str(out), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(out.read_text()), done.stdout
 
@@ -59,8 +66,12 @@ def test_quick_run_reports_every_section_with_positive_figures(tmp_path):
     # The AWS CLI is measured when it works, and otherwise said to be unavailable: never silently dropped.
     assert ("AWS CLI ms" in cold["figures"]) != ("AWS CLI" in cold["unavailable"])
     assert "ours / raw requests+auth" in results["sections"]["warm"]["ratios"]
-    for number in ("1.", "2.", "3.", "4.", "5."):
+    for number in ("1.", "2.", "3.", "4.", "5.", "6.", "7."):
         assert f"\n{number} " in stdout
+    summary = stdout.split("Issue 20's rows, from this run")[1]
+    for row in ISSUE_ROWS:
+        if row != "AWS CLI / ours" or "AWS CLI ms" in cold["figures"]:
+            assert f"\n  {row} " in summary, row
 
 
 @pytest.mark.slow
@@ -79,3 +90,16 @@ def test_without_the_aws_cli_the_cold_section_says_so_and_still_measures_ours(tm
     for row in OURS["cold"]:
         assert row in cold["figures"]
     assert "AWS CLI: unavailable" in stdout
+
+
+@pytest.mark.slow
+def test_the_webhook_flow_benchmark_completes_every_event(tmp_path):
+    out = tmp_path / "flow.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"), "--events", "20",
+                           "--clients", "2", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert results["events"] == 20 and results["counts"] == {"succeeded": 20}
+    assert results["completed_per_s"] > 0 and results["accepted_per_s"] > 0 and results["workers"] == 2
+    assert "completed events/s" in done.stdout
