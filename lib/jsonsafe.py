@@ -99,18 +99,28 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _CONTAINERS = (dict, list)
 
 
+def _depth_schema() -> dict:
+    """find_problem's depth rule as a JSON Schema: below the top, every level's items and members take the
+    next level's schema, and a container at MAX_DEPTH must be empty (anything in it would be deeper)."""
+    levels = {f"level{MAX_DEPTH}": {"maxItems": 0, "maxProperties": 0}}
+    for depth in range(MAX_DEPTH - 1, -1, -1):
+        below = {"$ref": f"#/$defs/level{depth + 1}"}
+        levels[f"level{depth}"] = {"items": below, "additionalProperties": below}
+    return {"$defs": levels, "$ref": "#/$defs/level0"}
+
+
+_depth_validator = None
+
+
 def _within_depth(value) -> bool:
-    """find_problem's depth rule, level by level over the containers only: no value deeper than MAX_DEPTH,
-    so no container at MAX_DEPTH may hold anything. One comprehension a level (not one per container):
-    a big answer is mostly small objects."""
-    level, depth = [value], 0
-    while level:
-        if depth >= MAX_DEPTH and any(level):
-            return False
-        level = [child for node in level for child in (node.values() if type(node) is dict else node)
-                 if type(child) in _CONTAINERS]
-        depth += 1
-    return True
+    """find_problem's depth rule over the containers only, walked by jsonschema-rs (a big answer is
+    mostly small objects: a walk in Python cost as much as parsing it)."""
+    global _depth_validator
+    if _depth_validator is None:
+        import jsonschema_rs  # a runtime dependency; loaded here, not for `list` or `describe`
+
+        _depth_validator = jsonschema_rs.validator_for(_depth_schema())
+    return _depth_validator.is_valid(value)
 
 
 def _plainly_safe(text: bytes, data) -> bool:

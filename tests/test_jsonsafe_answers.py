@@ -44,6 +44,16 @@ def test_depth_at_the_limit(depth, leaf):
     assert verdict(data, as_text(data)) == verdict(data, None)
 
 
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 4, MAX_DEPTH - 3, MAX_DEPTH - 2])
+def test_one_deep_member_among_many_shallow_ones_is_found(depth):
+    # the depth rule is checked for every item and member, not only the first
+    items = [{"id": n, "tags": ["a"]} for n in range(50)]
+    items[37]["extra"] = nested(depth, "leaf")
+    data = {"items": items, "more": {"k": 1}}
+    assert verdict(data, as_text(data)) == verdict(data, None)
+    assert (verdict(data, None) is None) == (depth <= MAX_DEPTH - 3)  # the leaf sits 3 levels down
+
+
 def test_the_shortcut_is_taken_only_for_plain_text():
     bad = {"a": [1, {"b": float("nan")}]}
     assert verdict(bad, as_text(bad)) is not None
