@@ -61,6 +61,10 @@ class Poll:
         return self.trigger.key
 
     def items(self) -> Iterator[dict]:
+        return (item.body for item in self.entries())
+
+    def entries(self) -> Iterator[Item]:
+        """As items(), with each item's identity and version (the flows file's delivery ids need them)."""
         quiet = self.state.first_run and self.cfg.get("firstRun") == "startFromNow"
         context = Context(self.cfg, self.runtime, self.state)
         for item in self.trigger.module.items(context):
@@ -69,7 +73,7 @@ class Poll:
             self.state.record(item)
             if not (quiet or item.silent):
                 self.emitted += 1
-                yield item.body
+                yield item
         self.state.finish_run(self.clock())
         self.finished = True
 
