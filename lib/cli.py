@@ -24,6 +24,7 @@ EXTENSIONS = {
     "events": ("lib.webhooks.events_cli", "list, retry or purge webhook events"),
     "ipaas": ("lib.sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
     "docs": ("lib.docs", "write docs/actions.md from component.json and the schemas"),
+    "watch": ("lib.watch", "run a polling trigger: one JSON line per new item, its snapshot in a state file"),
 }
 
 

@@ -52,7 +52,7 @@ FILE_SCHEMA = {
             "minItems": 1,
             "items": {
                 "type": "object",
-                "required": ["name", "secret_env", "steps"],
+                "required": ["name", "steps"],  # and secret_env (a webhook) or trigger (a poll)
                 "additionalProperties": False,
                 "properties": {
                     "name": {"type": "string", "pattern": FLOW_NAME},
@@ -61,6 +61,7 @@ FILE_SCHEMA = {
                     "config": {"type": "object"},
                     "retry": _RETRY_SCHEMA,
                     "example_event": {"type": "object"},
+                    "trigger": {"type": "object"},  # {poll, every, config}: lib/triggers/flows.py checks it
                     "steps": {
                         "type": "array",
                         "minItems": 1,
@@ -127,6 +128,7 @@ class Flow:
     example_event: dict | None = None
     description: str = ""
     secret: bytes | None = field(default=None, repr=False)
+    trigger: object = None  # a PollTrigger (lib/triggers/flows.py) when the flow starts from a poll
 
 
 @dataclass
@@ -281,6 +283,18 @@ def _check_input(step: Step, flow_name: str, example_event: dict | None, where: 
 # -- loading -------------------------------------------------------------------------------------------------
 
 
+def _poll_trigger(spec: dict, where: str):
+    """A flow starts from a webhook (secret_env) or from a polling trigger (trigger), never both."""
+    if ("trigger" in spec) == ("secret_env" in spec):
+        raise FlowFileError("give either secret_env (a webhook starts the flow) or trigger (a poll starts it)",
+                            where=where, rule="required")
+    if "trigger" not in spec:
+        return None
+    from ..triggers.flows import poll_trigger
+
+    return poll_trigger(spec["trigger"], f"{where}.trigger", secret_fields=_secret_config_fields())
+
+
 def build(data, *, path: str = "", environ: MappingABC | None = None, need_secrets: bool = True) -> Flows:
     """Flows from parsed file data; raises FlowFileError naming the flow, the step and the field."""
     environ = os.environ if environ is None else environ
@@ -296,6 +310,7 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
         if retry.max_delay < retry.delay:
             raise FlowFileError("retry.max_delay must not be less than retry.delay", where=where, rule="retry")
         example = spec.get("example_event")
+        trigger = _poll_trigger(spec, where)
         steps = []
         for j, step_spec in enumerate(spec["steps"]):
             step_where = f"{where} step {j + 1}"
@@ -313,7 +328,7 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
             _check_input(step, name, example, step_where)
             steps.append(step)
         secret = None
-        if need_secrets:
+        if need_secrets and trigger is None:
             value = environ.get(spec["secret_env"])
             if not value:
                 raise FlowFileError(f"the environment variable {spec['secret_env']} (secret_env) is not set",
@@ -322,7 +337,8 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
                 raise FlowFileError(f"the webhook secret in {spec['secret_env']} is shorter than "
                                     f"{MIN_SECRET_LENGTH} characters", where=where, rule="secret-weak")
             secret = value.encode("utf-8")
-        flows[name] = Flow(name, spec["secret_env"], steps, retry, example, spec.get("description", ""), secret)
+        flows[name] = Flow(name, spec.get("secret_env", ""), steps, retry, example, spec.get("description", ""),
+                           secret, trigger)
     return Flows(flows, path)
 
 
