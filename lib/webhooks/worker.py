@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -75,8 +74,6 @@ class Worker:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._running_step: dict[str, int] = {}  # event id -> index of the step being run
-        # TODO(merge main): Runtime.run(..., warn=) is being added on main; drop this check then.
-        self._runtime_warns = "warn" in inspect.signature(self.runtime.run).parameters
         queue.handler = self.process
 
     # -- one event ----------------------------------------------------------------------------------
@@ -127,8 +124,7 @@ class Worker:
                     body[token] = step_token(event.id, step.index)
                 with self._lock:
                     self._running_step[event.id] = step.index
-                extra = {"warn": warnings.append} if self._runtime_warns else {}
-                messages = list(self.runtime.run(step.key, body, step.config, **extra))
+                messages = list(self.runtime.run(step.key, body, step.config, warn=warnings.append))
             except MappingError as exc:
                 message = f"flow '{flow.name}' step {step.index + 1} ({step.key}) {exc}"
                 return self._dead(event, {"type": "MappingError", "message": message, "rule": exc.rule,
@@ -213,10 +209,13 @@ class Worker:
             step = flow.steps[running_step]
             where = {"step": running_step + 1, "action": step.key}
             if not _safe_to_repeat(step.action):
+                check_with = step.action.spec("CHECK_WITH")
+                look = f"; look with {check_with} before trying again" if check_with else ""
                 return self._dead(event, {
                     "type": "OutcomeUnknown", "outcome": "unknown", "retryable": False, **where,
+                    **({"check_with": check_with} if check_with else {}),
                     "message": f"step {running_step + 1} ({step.key}) was still running when the worker stopped; "
-                               "the request may have been carried out, and it is not safe to send again"})
+                               f"the request may have been carried out, and it is not safe to send again{look}"})
             error = {"type": "WorkerStopped", "retryable": True, **where,
                      "message": f"step {running_step + 1} ({step.key}) was still running at the shutdown timeout"}
             event.history.append(_line(error, now, event.attempts))
