@@ -48,6 +48,8 @@ class Event:
     steps: list = field(default_factory=list)  # [{"action", "output", "finished_at"}] of completed steps
     error: dict | None = None
     history: list = field(default_factory=list)  # one line per failed or interrupted attempt
+    warnings: list = field(default_factory=list)  # [{"step", "action", "warning"}]: answers that drifted
+    handbacks: int = 0  # times a stopping worker handed it back (bounded: see worker.MAX_HANDBACKS)
     updated_at: float = 0.0
     version: int = 0  # compare-and-set counter kept by the store
 

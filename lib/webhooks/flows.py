@@ -101,10 +101,12 @@ class RetryPolicy:
     max_delay: float = 300.0
 
     def backoff(self, failed_attempts: int, retry_after: float | None = None, rng=random.random) -> float:
-        """Seconds to wait after the n-th failed attempt: doubling, capped, with jitter in its upper half."""
+        """Seconds to wait after the n-th failed attempt: doubling, capped, with jitter in its upper half;
+        at least the service's Retry-After, never more than max_delay (the worker ends an event dead
+        rather than wait longer than its flow allows)."""
         ceiling = min(self.max_delay, self.delay * (2 ** max(0, failed_attempts - 1)))
         wait = ceiling * (0.5 + rng() / 2)
-        return max(wait, retry_after or 0.0)
+        return min(self.max_delay, max(wait, retry_after or 0.0))
 
 
 @dataclass
@@ -263,6 +265,17 @@ def _relaxed(schema: dict, unknown: set[str]) -> dict:
     return schema
 
 
+def _refuse_bare_words(mapping: Mapping, where: str) -> None:
+    """`status: SUCCEEDED` reads a member SUCCEEDED of the context, which has none: always empty."""
+    for expr in mapping.expressions():
+        if expr.bare_words:
+            word = expr.bare_words[0]
+            raise FlowFileError(
+                f"'{word}' in {expr.source!r} is read as a path, and the context has only event, steps, "
+                f"headers and meta, so it is always empty; for the text, quote it: \"'{word}'\"",
+                where=f"{where}.{expr.where}", rule="bare-word")
+
+
 def _check_input(step: Step, flow_name: str, example_event: dict | None, where: str) -> None:
     has_example = example_event is not None
     try:
@@ -322,6 +335,7 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
                 mapping = Mapping(step_spec.get("input", {}), "input")
             except MappingError as exc:
                 raise FlowFileError(exc.message, where=f"{step_where}.{exc.where}", rule="mapping") from None
+            _refuse_bare_words(mapping, step_where)
             cfg = {**flow_cfg, **_check_config(step_spec.get("config", {}), f"{step_where}.config")}
             cfg.setdefault("emitBehaviour", "fetchAll")
             step = Step(j, action, mapping, cfg)
