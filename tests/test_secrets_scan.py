@@ -19,8 +19,10 @@ from urllib.parse import quote
 
 import pytest
 
-from lib.redact import secret_values
-from lib.runtime import Runtime, process
+from lib.errors import CODE_LIMIT, MESSAGE_LIMIT
+from lib.redact import Redactor, secret_values
+from lib.registry import get_action
+from lib.runtime import BODY_LIMIT, Runtime, process
 from tests.support.inputs import full_input, input_for, last_page, sample_output
 from tests.support.rawhttp import RawServer, Respond, free_port
 from tests.support.targets import all_actions, run_action
@@ -223,3 +225,75 @@ def test_dry_run_and_network_failures_show_no_secret(action, source, scene, capl
     refused = run_action(action, body, cfg, "--verbose")
     assert refused.code == 4 and ("NetworkError" in refused.stderr or "ServiceRetired" in refused.stderr)
     _check_clean(scene, caplog, dry.stdout, dry.stderr, refused.stdout, refused.stderr)
+
+
+# -- scrub, then cut: a secret planted at every offset around every cut leaves no run of 6 characters -------
+
+RUN = 6  # the longest part of a secret allowed to survive is 5 characters
+
+
+def leaked_runs(text: str, secret: str) -> list[str]:
+    return sorted({secret[i:i + RUN] for i in range(len(secret) - RUN + 1) if secret[i:i + RUN] in text})
+
+
+def offsets_around(limit: int, secret: str) -> range:
+    """Every start from the secret ending just before the cut to it starting just after it."""
+    return range(limit - len(secret) - 1, limit + 2)
+
+
+@pytest.mark.parametrize("limit", [MESSAGE_LIMIT, BODY_LIMIT, CODE_LIMIT])
+def test_clip_masks_a_secret_at_every_offset_around_the_cut(limit):
+    secret = "fake-clip-secret-Zq8Kx2Wm4Vb7Np1Rt5Ys"
+    redactor = Redactor([secret])
+    for offset in offsets_around(limit, secret):
+        for text in ("." * offset + secret + "." * 50, "." * offset + json.dumps(secret)[1:-1]):
+            shown = redactor.clip(text, limit)
+            assert leaked_runs(shown, secret) == [], (offset, shown[-80:])
+            assert len(shown) <= limit + len(f"... ({len(text)} characters)")
+
+
+def test_an_error_message_cut_at_its_limit_never_shows_part_of_the_token(monkeypatch):
+    """The EmbedThis token echoed by an error answer, at every offset around the 500-character cut."""
+    action = get_action("embedthis.GetCloud")
+    token = "FAKE0Hq3Lr8Tz1Wd6Kv9Pn2Bx5Mc7Ys4Ja0GfOi6Ue2Sa7Dl"
+    position = {"offset": 0}
+    server = RawServer(lambda request: Respond(400, {
+        "message": "." * position["offset"] + token + " was refused", "code": "Refused"})).start()
+    try:
+        cfg = {action.service.endpoint_cfg: server.url, action.service.token_cfg: token}
+        for offset in offsets_around(MESSAGE_LIMIT, token):
+            position["offset"] = offset
+            result = run_action(action, input_for(action), cfg)
+            assert result.code == 3 and "RequestRejected" in result.stderr, result.stderr
+            assert leaked_runs(result.stderr, token) == [], (offset, result.stderr[-120:])
+            emitted: list = []
+            process(action.key, {"body": input_for(action)}, cfg,
+                    lambda kind, data, into=emitted: into.append(data), runtime=Runtime())
+            assert leaked_runs(json.dumps(emitted), token) == [], offset
+    finally:
+        server.stop()
+
+
+def test_verbose_bodies_cut_at_their_limit_never_show_part_of_a_secret(aws_env):
+    """A CodePipeline clientToken in the request body, and echoed in a non-JSON answer, at every offset
+    around the 4000-character cut of --verbose."""
+    action = get_action("codepipeline.PutThirdPartyJobSuccessResult")
+    token = "FAKE0Rw4Nq8Zx2Lk6Vb1Ht9Mp3Jd7Cs5Gy0FeQ3Wu8Ti"
+    echo = {"offset": 0}
+    server = RawServer(lambda request: Respond(400, "." * echo["offset"] + token + " unknown")).start()
+    try:
+        def body_with(padding: int) -> dict:  # clientToken last, after 'padding' characters of summary
+            return {"jobId": "job-1", "currentRevision": {"revision": "r" * 1500, "changeIdentifier": "c",
+                                                          "revisionSummary": "s" * padding},
+                    "executionDetails": {"summary": "d" * 2000}, "clientToken": token}
+
+        start = json.dumps(body_with(1)).index(token) - 1
+        for offset in offsets_around(BODY_LIMIT, token):
+            echo["offset"] = offset
+            body = body_with(offset - start)
+            assert json.dumps(body).index(token) == offset
+            result = run_action(action, body, {"endpoint": server.url}, "--verbose")
+            assert "> {" in result.stderr and "< HTTP 400" in result.stderr, result.stderr[-300:]
+            assert leaked_runs(result.stderr, token) == [], offset
+    finally:
+        server.stop()
