@@ -96,7 +96,7 @@ class Worker:
         if flow is None:
             return self._dead(event, {"type": "UnknownFlow", "retryable": False,
                                       "message": f"the flows file of this worker has no flow '{event.flow}'"})
-        outputs = [done["output"] for done in event.steps]
+        outputs = event.step_outputs()
         for step in flow.steps[len(event.steps):]:
             if self.stopping.is_set():
                 return self._release(event)
