@@ -242,6 +242,20 @@ def _strings(value) -> list[str]:
     return []
 
 
+def scrubbed(error: dict, steps: list, event_id: str) -> dict:
+    """An event's error with the secrets of its completed steps' outputs masked: a later step's service
+    may echo them, and that step's runtime does not know them (for the log line written before storing)."""
+    from ..redact import secret_values
+
+    redactor = Redactor()
+    for done in steps:
+        schema = _out_schema(done.get("action"))
+        if schema is not None:
+            for message in _messages(opened(done.get("output"), event_id)):
+                redactor.add(*secret_values(message, schema))
+    return json.loads(redactor.scrub(json.dumps(error)))
+
+
 def opened(output, event_id: str, environ=os.environ):
     """A stored step output with its sealed values opened again (for the next steps of a resumed flow)."""
     if isinstance(output, dict):
