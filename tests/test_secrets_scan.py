@@ -479,3 +479,27 @@ def test_the_key_file_is_owner_only_and_made_owner_only(tmp_path, monkeypatch):
     monkeypatch.setenv(sealing.KEY_ENV, "too-short")
     with pytest.raises(sealing.SealingError, match="32 bytes"):
         _details_event().to_doc()
+
+
+def test_events_reseal_moves_every_stored_secret_to_the_new_key(tmp_path, monkeypatch):
+    from lib.webhooks import sealing
+    from lib.webhooks.queue import Queue
+
+    old = sealing.new_key()
+    new = run_cli("events", "new-key").stdout.strip()
+    assert len(sealing._decode_key(new, "new-key")) == sealing.KEY_BYTES
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    monkeypatch.setenv(sealing.KEY_ENV, old)
+    queue = Queue(url)
+    event = _details_event()
+    queue.store.add(event)
+    queue.close()
+    monkeypatch.setenv(sealing.KEY_ENV, f"{new},{old}")
+    result = run_cli("events", "--queue", url, "reseal")
+    assert result.code == 0 and "resealed 1 event(s)" in result.stderr, result.stderr
+    monkeypatch.setenv(sealing.KEY_ENV, new)  # the old key dropped
+    queue = Queue(url)
+    try:
+        assert queue.store.get(event.id).step_outputs() == [event.steps[0]["output"]]
+    finally:
+        queue.close()
