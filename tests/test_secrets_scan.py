@@ -503,3 +503,36 @@ def test_events_reseal_moves_every_stored_secret_to_the_new_key(tmp_path, monkey
         assert queue.store.get(event.id).step_outputs() == [event.steps[0]["output"]]
     finally:
         queue.close()
+
+
+def test_the_sandbox_state_file_holds_no_client_secret_and_only_recognisably_fake_ones(tmp_path):
+    from lib.credentials import AwsCredentials
+    from lib.sandbox import codepipeline
+    from tests.support.sandbox import running_sandbox
+
+    keys = ("AKIDPLANTEDSANDBOX01", "planted-sandbox-client-secret-0001")
+    token = "planted-sandbox-bearer-token-0001"
+    planted = Planted()
+    planted.add("client secret", *keys, token)
+    state = tmp_path / "state.json"
+    with running_sandbox(credentials=AwsCredentials(*keys), state_file=str(state)) as sandbox:
+        aws_cfg = {"endpoint": sandbox.url, "region": "eu-west-1", "accessKeyId": keys[0], "secretAccessKey": keys[1]}
+        polled = run_cli("run", "codepipeline.PollForThirdPartyJobs", "--config", json.dumps(aws_cfg),
+                         "--input", json.dumps({"actionTypeId": codepipeline.ACTION_TYPE}))
+        job = {"jobId": polled.messages[0]["jobs"][0]["jobId"], "clientToken": codepipeline.CLIENT_TOKEN}
+        details = run_cli("run", "codepipeline.GetThirdPartyJobDetails", "--config", json.dumps(aws_cfg),
+                          "--input", json.dumps(job))
+        nonce = details.messages[0]["jobDetails"]["nonce"]
+        acked = run_cli("run", "codepipeline.AcknowledgeThirdPartyJob", "--config", json.dumps(aws_cfg),
+                        "--input", json.dumps({**job, "nonce": nonce}))
+        assert acked.code == 0, acked.stderr
+        embed_cfg = {"embedthisEndpoint": sandbox.url, "embedthisToken": token}
+        created = run_cli("run", "embedthis.CreateCloud", "--config", json.dumps(embed_cfg), "--input",
+                          json.dumps({"name": "demo", "region": "us-east-1", "type": "dedicated"}))
+        assert created.code == 0, created.stderr
+    text = state.read_bytes().decode("utf-8")
+    assert planted.hits(text) == []
+    stored = json.loads(text)["services"]["codepipeline"]
+    credentials = [job["data"]["artifactCredentials"] for job in stored["jobs"].values()]
+    assert credentials and all(("not-a-real" in v or "not-real" in v or "FAKE" in v)
+                               for c in credentials for v in c.values())
