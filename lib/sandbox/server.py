@@ -216,6 +216,13 @@ class _HttpServer(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request, client_address):
+        # A client that went away (reset, broken pipe, timed out) is not a fault of the sandbox: no traceback,
+        # --quiet or not. Anything else is a bug and keeps socketserver's report.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         with self._connections_lock:
             connections = list(self._connections)

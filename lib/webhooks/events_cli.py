@@ -4,6 +4,8 @@
   jobs-connector events show ID [--body]
   jobs-connector events retry ID [--force]  # back to the queue; it resumes at its failed step
   jobs-connector events purge [--dead] [--older-than SECONDS]
+  jobs-connector events new-key       # a fresh sealing key (docs/security.md: rotation)
+  jobs-connector events reseal        # every stored secret sealed again under the first key
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def add_arguments(parser) -> None:
     p.add_argument("--dead", action="store_true", help="only dead-lettered events")
     p.add_argument("--older-than", type=float, default=0, metavar="SECONDS",
                    help="only events last updated at least this long ago")
+    sub.add_parser("new-key", help="print a fresh key for JOBS_CONNECTOR_SEALING_KEY")
+    sub.add_parser("reseal", help="seal every stored event's secrets again under the first (new) key")
 
 
 def _event_or_fail(queue: Queue, event_id: str):
@@ -117,13 +121,28 @@ def cmd_purge(queue: Queue, args) -> int:
     return 0
 
 
+def cmd_reseal(queue: Queue, args) -> int:
+    resealed = 0
+    for event in queue.store.list(None, limit=2 ** 62):
+        if event.steps and queue.store.save(event):  # to_doc seals under the first key; a busy event is left
+            resealed += 1
+    print(f"resealed {resealed} event(s)", file=sys.stderr)
+    return 0
+
+
 def main(args) -> int:
+    if args.action == "new-key":
+        from .sealing import new_key
+
+        print(new_key())
+        return 0
     url = queue_url(args.queue)
     if url.startswith("sqlite:") and not os.path.exists(sqlite_path(url)):
         raise BadInput(f"there is no queue file {sqlite_path(url)} (give the --queue that serve uses)",
                        field="queue", rule="not-found")
     queue = Queue(url)
     try:
-        return {"list": cmd_list, "show": cmd_show, "retry": cmd_retry, "purge": cmd_purge}[args.action](queue, args)
+        return {"list": cmd_list, "show": cmd_show, "retry": cmd_retry, "purge": cmd_purge,
+                "reseal": cmd_reseal}[args.action](queue, args)
     finally:
         queue.close()

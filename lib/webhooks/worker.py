@@ -36,6 +36,7 @@ from .events import DEAD, QUEUED, RETRYING, RUNNING, SUCCEEDED, WAITING, Event
 from .flows import Flow, Flows
 from .mapping import MappingError
 from .queue import Queue
+from .sealing import scrubbed
 
 log = logging.getLogger("jobs_connector.webhooks")
 TOKEN_NAMESPACE = uuid.UUID("6f1c5a52-8f0e-4b7e-9d55-5b1f3f0c2a11")
@@ -111,7 +112,7 @@ class Worker:
         if flow is None:
             return self._dead(event, {"type": "UnknownFlow", "retryable": False,
                                       "message": f"the flows file of this worker has no flow '{event.flow}'"})
-        outputs = [done["output"] for done in event.steps]
+        outputs = event.step_outputs()
         for step in flow.steps[len(event.steps):]:
             if self.stopping.is_set():
                 return self._release(event)
@@ -176,6 +177,7 @@ class Worker:
         return SUCCEEDED
 
     def _retry(self, event: Event, flow: Flow, error: dict, retry_after: float | None) -> str:
+        error = scrubbed(error, event.steps, event.id)  # a step's service may echo an earlier step's secret
         now = self.clock()
         delay = flow.retry.backoff(event.attempts, retry_after)
         event.status, event.claim, event.lease_until = RETRYING, None, None
@@ -189,6 +191,7 @@ class Worker:
         return "superseded"
 
     def _dead(self, event: Event, error: dict) -> str:
+        error = scrubbed(error, event.steps, event.id)
         now = self.clock()
         event.status, event.claim, event.lease_until = DEAD, None, None
         event.updated_at, event.error = now, error
