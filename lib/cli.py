@@ -15,15 +15,16 @@ import sys
 from .errors import BadInput, ConnectorError
 
 EXIT_INTERNAL = 1
+EXIT_USAGE = 2  # as for bad input: nothing was attempted
 
 # Subcommands that live in their own modules, imported only when used (keeps `run` fast).
-# Each module has add_arguments(parser) and main(args) -> int.
+# Each module has add_arguments(parser) and main(args) -> int; names are relative to this package.
 EXTENSIONS = {
-    "sandbox": ("lib.sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
-    "serve": ("lib.webhooks.cli", "serve webhook-triggered flows"),
-    "events": ("lib.webhooks.events_cli", "list, retry or purge webhook events"),
-    "ipaas": ("lib.sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
-    "docs": ("lib.docs", "write docs/actions.md from component.json and the schemas"),
+    "sandbox": (".sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
+    "serve": (".webhooks.cli", "serve webhook-triggered flows"),
+    "events": (".webhooks.events_cli", "list, retry or purge webhook events"),
+    "ipaas": (".sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
+    "docs": (".docs", "write docs/actions.md from component.json and the schemas"),
 }
 
 
@@ -176,15 +177,28 @@ def _run_extension(module_name: str, name: str, argv: list[str]) -> int:
     import importlib
 
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(module_name, __package__)
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(module_name.rsplit(".", 1)[0]):
+        if exc.name and exc.name.startswith(f"{__package__}{module_name.rsplit('.', 1)[0]}"):
             print(f"error: '{name}' is not available in this build", file=sys.stderr)
             return EXIT_INTERNAL
-        raise
+        return _missing_extra(exc, name)
     parser = argparse.ArgumentParser(prog=f"jobs-connector {name}")
     module.add_arguments(parser)
-    return module.main(parser.parse_args(argv))
+    try:
+        return module.main(parser.parse_args(argv))
+    except ModuleNotFoundError as exc:  # a part the subcommand imports only when it needs it
+        return _missing_extra(exc, name)
+
+
+def _missing_extra(exc: ModuleNotFoundError, name: str) -> int:
+    from .extras import missing_extra
+
+    hint = missing_extra(exc, f"'jobs-connector {name}'")
+    if hint is None:
+        raise exc
+    print(f"error: {hint}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
