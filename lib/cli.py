@@ -63,6 +63,10 @@ def _config(args) -> dict:
         cfg["emitBehaviour"] = args.emit
     if args.max_pages is not None:
         cfg["maxPages"] = args.max_pages
+    if args.timeout:
+        from .timeouts import parse_cli_timeout
+
+        cfg.update(parse_cli_timeout(args.timeout))
     return cfg
 
 
@@ -162,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emit", choices=("fetchAll", "fetchPage", "emitIndividually"),
                    help="list actions: all pages in one message (default), one page, or one message per item")
     p.add_argument("--max-pages", type=int, help="list actions: stop after this many pages (default 100)")
+    p.add_argument("--timeout", metavar="[CONNECT,]READ",
+                   help="seconds to wait for a connection and for the answer (default 5,30; longer for waiting "
+                        "actions such as embedthis.WaitForTemplate)")
     p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
     p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
     p.set_defaults(func=cmd_run)
