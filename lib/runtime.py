@@ -27,6 +27,7 @@ from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
 from .signing import RefreshingSigV4, SigV4, TokenAuth
+from .timeouts import step_timeout
 from .transport import Transport
 from .validation import answer_drift, validate_input
 
@@ -40,6 +41,7 @@ class Target:
     base_url: str
     auth: object
     secrets: list[str]
+    timeout: tuple[float, float] | None = None  # (connect, read) seconds; None: the transport's
 
 
 class Trace:
@@ -89,6 +91,11 @@ class Runtime:
     # -- where a call goes and how it is signed --------------------------------------------------
 
     def target(self, action: Action, cfg: Mapping) -> Target:
+        target = self._target(action, cfg)
+        target.timeout = step_timeout(cfg, action.spec("READ_TIMEOUT"), self.transport.timeout)
+        return target
+
+    def _target(self, action: Action, cfg: Mapping) -> Target:
         service = action.service
         if service.auth == "sigv4":
             def current() -> creds.AwsCredentials:
@@ -134,7 +141,7 @@ class Runtime:
         try:
             answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
-                                         observer=observer)
+                                         observer=observer, timeout=target.timeout)
             page, floats = parse_json(answer.content, answer.status)
             # Known before anything is said about the answer: no warning or error may quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from lib.triggers.snapshot import Item
+from .snapshot import Item
 
 CONFIG = {
     "properties": {

@@ -7,7 +7,7 @@ number, so a job executed again on the thing is a new execution.
 
 from __future__ import annotations
 
-from lib.triggers.snapshot import Item
+from .snapshot import Item
 
 STATUSES = ("QUEUED", "IN_PROGRESS")
 CONFIG = {

@@ -8,7 +8,7 @@ changes.
 
 from __future__ import annotations
 
-from lib.triggers.snapshot import Item
+from .snapshot import Item
 
 FINAL = ("COMPLETED", "FAILED")
 CONFIG = {

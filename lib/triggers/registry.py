@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import ModuleType
 
 from ..errors import BadInput
-from ..registry import ROOT, component, load_json
+from ..registry import component, load_json
 from .snapshot import DEFAULT_LIMIT, MAX_LIMIT
 
 FIRST_RUN = ("emitExisting", "startFromNow")
@@ -51,11 +51,10 @@ class Trigger:
 
     @cached_property
     def module(self) -> ModuleType:
-        path = os.path.join(ROOT, self.entry["main"])
-        spec = importlib.util.spec_from_file_location(f"triggers.{self.key}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        # Trigger modules are part of this package (lib/triggers/, `jobs_connector.triggers` when installed):
+        # imported by name, so their relative imports work whatever the package is called.
+        name = os.path.splitext(os.path.basename(self.entry["main"]))[0]
+        return importlib.import_module(f"{__package__}.{name}")
 
     @property
     def config_schema(self) -> dict:
