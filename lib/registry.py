@@ -96,6 +96,12 @@ class Action:
         """A declaration of the action module (METHOD, PATH, QUERY, IDEMPOTENT, PAGING, ...)."""
         return getattr(self.module, name, default)
 
+    @property
+    def safe_to_repeat(self) -> bool:
+        """Declared idempotent, or made so by an idempotency token: the one rule every layer that could
+        send a request again (transport, event retries, rebounds, handbacks) asks."""
+        return bool(self.spec("IDEMPOTENT", False) or self.spec("IDEMPOTENCY_TOKEN"))
+
 
 def action_keys() -> list[str]:
     return list(component()["actions"])

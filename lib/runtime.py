@@ -135,7 +135,7 @@ class Runtime:
     def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None,
              warn: Callable[[str], None] | None = None) -> dict:
         request: HttpRequest = build_request(action, body, target.base_url)
-        idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+        idempotent = action.safe_to_repeat
         retired_on = getattr(action.service, "retired_on", None)
         answer = None
         try:

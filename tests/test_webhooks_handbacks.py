@@ -148,3 +148,32 @@ def test_events_options_are_accepted_before_or_after_the_action(queue, order):
     args = ["--queue", queue.url, "list", "--json"] if order == "before" else ["list", "--json", "--queue", queue.url]
     result = run_cli("events", *args)
     assert result.code == 0 and [row["id"] for row in result.messages] == [event.id]
+
+
+# -- a worker that dies in the middle of a step ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", [UPDATE, DESCRIBE])
+def test_a_worker_dying_mid_step_is_taken_over_without_repeating_a_step_not_safe_to_repeat(queue, action):
+    """The first worker is stuck in its step (as if killed: it never writes again); a second worker's sweeper
+    finds its lease expired. A step not safe to repeat ends the event dead (outcome unknown), never re-run;
+    a safe one is queued again."""
+    dying, stuck = worker_for(queue, action)
+    event = stored(queue)
+    thread = threading.Thread(target=dying.process, args=(event.id,), daemon=True)
+    thread.start()
+    wait_for(lambda: stuck.calls == 1, timeout=10)
+    flows = dying.flows
+    later = Worker(flows, queue, runtime=HangingRuntime(), clock=lambda: time.time() + 3600)
+    assert later.sweep()["taken_over"] == 1
+    after = queue.store.get(event.id)
+    stuck.release.set()
+    thread.join(10)
+    if action == UPDATE:
+        assert after.status == "dead" and after.error["type"] == "OutcomeUnknown"
+        assert after.error["check_with"] == "iot-jobs-data.DescribeJobExecution"
+        assert "may have been carried out" in after.error["message"]
+    else:
+        assert after.status == "queued" and after.error["type"] == "WorkerStopped"
+    assert later.runtime.calls == 0
+    assert queue.store.get(event.id).status == after.status  # the stuck worker's late write was refused

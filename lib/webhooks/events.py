@@ -50,6 +50,7 @@ class Event:
     history: list = field(default_factory=list)  # one line per failed or interrupted attempt
     warnings: list = field(default_factory=list)  # [{"step", "action", "warning"}]: answers that drifted
     handbacks: int = 0  # times a stopping worker handed it back (bounded: see worker.MAX_HANDBACKS)
+    sending: int | None = None  # index of a step not safe to repeat whose request may be on the wire
     updated_at: float = 0.0
     version: int = 0  # compare-and-set counter kept by the store
 

@@ -58,8 +58,14 @@ def _line(error: dict, when: float, attempt: int) -> dict:
     return {"attempt": attempt, "at": when, "error": error}
 
 
-def _safe_to_repeat(action) -> bool:
-    return bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+def _outcome_unknown(step, why: str) -> dict:
+    """The error of an event whose step is not safe to repeat and may have been carried out."""
+    check_with = step.action.spec("CHECK_WITH")
+    look = f"; look with {check_with} before trying again" if check_with else ""
+    return {"type": "OutcomeUnknown", "outcome": "unknown", "retryable": False, "step": step.index + 1,
+            "action": step.key, **({"check_with": check_with} if check_with else {}),
+            "message": f"step {step.index + 1} ({step.key}) {why}; the request may have been carried out, "
+                       f"and it is not safe to send again{look}"}
 
 
 class Worker:
@@ -125,6 +131,12 @@ class Worker:
                     body[token] = step_token(event.id, step.index)
                 with self._lock:
                     self._running_step[event.id] = step.index
+                if not step.action.safe_to_repeat:
+                    # Recorded before the request leaves: a worker that dies during it leaves the mark, and
+                    # the sweeper then ends the event (outcome unknown) instead of sending it again.
+                    event.sending = step.index
+                    if not self.store.save(event):
+                        return "superseded"
                 messages = list(self.runtime.run(step.key, body, step.config, warn=warnings.append))
             except MappingError as exc:
                 message = f"flow '{flow.name}' step {step.index + 1} ({step.key}) {exc}"
@@ -145,6 +157,8 @@ class Worker:
                 return self._dead(event, error)
             except Exception as exc:  # a bug in a step must not lose the event: retry, bounded
                 log.exception("event %s: step %s failed unexpectedly", event.id, step.index + 1)
+                if event.sending == step.index:  # perhaps after the request left: not sent again
+                    return self._dead(event, _outcome_unknown(step, "failed inside the worker (see its log)"))
                 error = {"type": type(exc).__name__, "message": "internal error (see the worker's log)",
                          "retryable": True, **where}
                 if event.attempts < flow.retry.max_attempts:
@@ -161,7 +175,7 @@ class Worker:
                 log.warning("event %s (%s) step %d (%s): the answer differs from the documented shape: %s",
                             event.id, event.flow, step.index + 1, step.key, text)
             event.steps.append({"action": step.key, "output": output, "finished_at": now})
-            event.updated_at = now
+            event.updated_at, event.sending = now, None
             if len(event.steps) == len(flow.steps):
                 event.status, event.claim, event.lease_until, event.error = SUCCEEDED, None, None, None
             else:
@@ -180,7 +194,7 @@ class Worker:
         error = scrubbed(error, event.steps, event.id)  # a step's service may echo an earlier step's secret
         now = self.clock()
         delay = flow.retry.backoff(event.attempts, retry_after)
-        event.status, event.claim, event.lease_until = RETRYING, None, None
+        event.status, event.claim, event.lease_until, event.sending = RETRYING, None, None, None
         event.due_at, event.updated_at, event.error = now + delay, now, error
         event.history.append(_line(error, now, event.attempts))
         if self.store.save(event):
@@ -193,7 +207,7 @@ class Worker:
     def _dead(self, event: Event, error: dict) -> str:
         error = scrubbed(error, event.steps, event.id)
         now = self.clock()
-        event.status, event.claim, event.lease_until = DEAD, None, None
+        event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
         event.updated_at, event.error = now, error
         event.history.append(_line(error, now, event.attempts))
         if self.store.save(event):
@@ -211,14 +225,8 @@ class Worker:
         if running_step is not None and flow is not None and running_step < len(flow.steps):
             step = flow.steps[running_step]
             where = {"step": running_step + 1, "action": step.key}
-            if not _safe_to_repeat(step.action):
-                check_with = step.action.spec("CHECK_WITH")
-                look = f"; look with {check_with} before trying again" if check_with else ""
-                return self._dead(event, {
-                    "type": "OutcomeUnknown", "outcome": "unknown", "retryable": False, **where,
-                    **({"check_with": check_with} if check_with else {}),
-                    "message": f"step {running_step + 1} ({step.key}) was still running when the worker stopped; "
-                               f"the request may have been carried out, and it is not safe to send again{look}"})
+            if not step.action.safe_to_repeat:
+                return self._dead(event, _outcome_unknown(step, "was still running when the worker stopped"))
             error = {"type": "WorkerStopped", "retryable": True, **where,
                      "message": f"step {running_step + 1} ({step.key}) was still running at the shutdown timeout"}
             event.history.append(_line(error, now, event.attempts))
@@ -233,7 +241,7 @@ class Worker:
             return self._dead(event, {"type": "WorkerStopped", "retryable": False,
                                       "message": f"handed back by stopping workers {event.handbacks} times "
                                                  f"(at most {MAX_HANDBACKS}); not run again"})
-        event.status, event.claim, event.lease_until = QUEUED, None, None
+        event.status, event.claim, event.lease_until, event.sending = QUEUED, None, None, None
         event.due_at = event.updated_at = now
         if self.store.save(event):
             self.queue.dispatch(event.id)
@@ -292,6 +300,13 @@ class Worker:
             return 0
         flow = self.flows.get(event.flow)
         limit = flow.retry.max_attempts if flow else 1
+        if flow is not None and event.sending is not None and event.sending < len(flow.steps):
+            # Its worker died while a step that is not safe to repeat may have been on the wire.
+            error = _outcome_unknown(flow.steps[event.sending], "was running when its worker stopped")
+            event.history.append(_line(error, now, event.attempts))
+            event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
+            event.updated_at, event.error = now, error
+            return 1 if self.store.save(event, lease_expired_before=now) else 0
         error = {"type": "WorkerStopped", "retryable": True,
                  "message": f"the worker running attempt {event.attempts} stopped before finishing "
                             f"(step {len(event.steps) + 1})"}

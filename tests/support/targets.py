@@ -13,7 +13,7 @@ FAKE_TOKEN = "test-api-token-not-real-0000"
 
 def is_idempotent(action: Action) -> bool:
     """The runtime's rule: declared idempotent, or made so by an idempotency token."""
-    return bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+    return action.safe_to_repeat
 
 
 def config_for(action: Action, base_url: str, token: str = FAKE_TOKEN) -> dict:
