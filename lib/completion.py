@@ -114,8 +114,16 @@ def _input_candidates(action_key: str | None, typed: str) -> list[str]:
         return []
     used = set(re.findall(r'"([^"]+)"\s*:', typed))
     stem = typed[: match.start(1)]
-    return [f'{stem}{name}": ' for name in (schema.get("properties") or {})
-            if name.startswith(match.group(1)) and name not in used]
+    properties = schema.get("properties") or {}
+    names = [name for name in properties if name.startswith(match.group(1)) and name not in used]
+    if len(names) == 1:
+        # A lone match would make readline close the open quote behind it (no complete/compopt option stops
+        # that), ending the JSON text; a second candidate, the field with its placeholder, keeps it open.
+        from .skeleton import placeholder
+
+        name = names[0]
+        return [f'{stem}{name}": ', f'{stem}{name}": {json.dumps(placeholder(properties[name]))}']
+    return [f'{stem}{name}": ' for name in names]
 
 
 def candidates(line: str, parser: argparse.ArgumentParser) -> tuple[list[str], bool]:
