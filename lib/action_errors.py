@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from .errors import error_type_for
+from .errors import OutcomeUnknown, Throttled, error_type_for
 from .registry import ROOT, Action, load_json
 
 # What the model's one-line sentence does not say, for the codes a worker has to act on.
@@ -33,12 +33,17 @@ def _service_file(service: str) -> dict:
 
 def errors_for(action: Action) -> list[dict]:
     """[{code, status, meaning, type, exit, retryable}] in the model's order."""
+    from .transport import IDEMPOTENT_RETRIED_STATUS
+
     data = _service_file(action.service_name)
+    idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
     out = []
     for code in data["operations"].get(action.operation, []):
         known = data["errors"].get(code, {})
         status = known.get("status", 400)
         kind = error_type_for(status, code)
+        if status in IDEMPOTENT_RETRIED_STATUS and not idempotent and not issubclass(kind, Throttled):
+            kind = OutcomeUnknown  # as the transport reports it: the service may have acted before failing
         meaning = known.get("meaning", "")
         if code in NOTES:
             meaning = f"{meaning.rstrip('.')}. In practice: {NOTES[code]}." if meaning else NOTES[code] + "."

@@ -57,3 +57,11 @@ def test_mapping_takes_ids_from_the_step_before_and_choices_from_the_example():
     assert source == "iot-jobs-data.StartNextPendingJobExecution"
     result = Jsonata(expression).evaluate({"execution": {"jobId": "job-7", "thingName": "pump-3", "status": "QUEUED"}})
     assert result == {"jobId": "job-7", "thingName": "pump-3", "status": "SUCCEEDED"}
+
+
+def test_a_server_failure_of_a_call_not_safe_to_repeat_is_an_unknown_outcome():
+    create = {e["code"]: e for e in errors_for(get_action("panorama.CreateJobForDevices"))}["InternalServerException"]
+    assert create["type"] == "OutcomeUnknown" and create["exit"] == 5 and not create["retryable"]
+    listing = {e["code"]: e for e in errors_for(get_action("panorama.ListDevicesJobs"))}  # idempotent: retried
+    assert listing["InternalServerException"]["type"] == "ServiceUnavailable"
+    assert listing["InternalServerException"]["retryable"]
