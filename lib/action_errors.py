@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from .errors import OutcomeUnknown, Throttled, error_type_for
+from .errors import IDEMPOTENT_RETRIED_STATUS, OutcomeUnknown, Throttled, error_type_for
 from .registry import ROOT, Action, load_json
 
 # What the model's one-line sentence does not say, for the codes a worker has to act on.
@@ -33,8 +33,6 @@ def _service_file(service: str) -> dict:
 
 def errors_for(action: Action) -> list[dict]:
     """[{code, status, meaning, type, exit, retryable}] in the model's order."""
-    from .transport import IDEMPOTENT_RETRIED_STATUS
-
     data = _service_file(action.service_name)
     idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
     out = []
