@@ -4,7 +4,8 @@
 Candidates come from the CLI's own argparse parser (commands, flags, flag choices) and from component.json
 (action keys, input field names), so nothing is listed twice and new actions complete without a new script.
 After `--input` an empty word completes to a JSON object of the action's required fields, and a word
-inside an open JSON object (`'{"th`) completes the field names not used yet.
+inside an open JSON object (`'{"th`) completes the field names not used yet (in bash; zsh offers nothing
+inside an open quote).
 """
 
 from __future__ import annotations
@@ -199,8 +200,10 @@ def complete(shell: str, environ=os.environ) -> list[str]:
     point = environ.get("COMP_POINT", "")
     line = line[: int(point)] if point.isdigit() else line
     found, spaced = candidates(line, build_parser())
-    if shell == "bash" and spaced and len(found) == 1:
-        return [found[0] + " "]  # bash runs with -o nospace: a finished word gets its space from here
+    # Both scripts insert candidates as given (bash -o nospace, zsh compadd -S ''): a finished word gets its
+    # space from here. zsh picks one candidate of several in its menu, so each carries the space.
+    if spaced and (len(found) == 1 or shell == "zsh"):
+        return [candidate + " " for candidate in found]
     return found
 
 

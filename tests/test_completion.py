@@ -69,7 +69,9 @@ def test_the_shell_splitting_keeps_an_open_quote():
 def test_a_single_finished_candidate_gets_its_space_in_bash():
     env = {"COMP_LINE": "jobs-connector desc", "COMP_POINT": "19"}
     assert complete("bash", env) == ["describe "]
-    assert complete("zsh", env) == ["describe"]
+    assert complete("zsh", env) == ["describe "]
+    assert complete("zsh", {"COMP_LINE": "jobs-connector completion ", "COMP_POINT": "26"}) == ["bash ", "zsh "]
+    assert complete("bash", {"COMP_LINE": "jobs-connector completion ", "COMP_POINT": "26"}) == ["bash", "zsh"]
     env = {"COMP_LINE": "jobs-connector describe x", "COMP_POINT": "19"}  # the cursor decides, not the line end
     assert complete("bash", env) == ["describe "]
 
