@@ -24,31 +24,16 @@ EXTENSIONS = {
     "events": ("lib.webhooks.events_cli", "list, retry or purge webhook events"),
     "ipaas": ("lib.sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
     "docs": ("lib.docs", "write docs/actions.md from component.json and the schemas"),
+    "watch": ("lib.watch", "run a polling trigger: one JSON line per new item, its snapshot in a state file"),
     "completion": ("lib.completion", "print a bash or zsh completion script: source <(jobs-connector completion bash)"),
 }
 
 
 def _read_json_arg(value: str, what: str):
-    """JSON given inline, as @file, or as - for standard input."""
-    source = what
-    try:
-        if value == "-":
-            text, source = sys.stdin.read(), f"{what} (stdin)"
-        elif value.startswith("@"):
-            with open(value[1:], encoding="utf-8") as fh:
-                text, source = fh.read(), f"{what} file {value[1:]}"
-        else:
-            text = value
-    except OSError as exc:
-        raise BadInput(f"cannot read {what} file {value[1:]}: {exc.strerror}", field=what, rule="file") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                       field=what, rule="json") from None
-    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, or nesting too deep
-        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else "a number in it is too long"
-        raise BadInput(f"{source} cannot be read: {reason}", field=what, rule="json") from None
+    """JSON given inline, as @file, or as - for standard input (bounded, strict: lib/userjson.py)."""
+    from .userjson import read_json_argument
+
+    return read_json_argument(value, what)
 
 
 def _config(args) -> dict:

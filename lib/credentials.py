@@ -250,7 +250,11 @@ def checked_base_url(url: str, field: str) -> str:
     """A base URL that is HTTPS, or plain HTTP to a loopback address only; no credentials inside it."""
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         raise ConfigurationError(f"{field} contains spaces or control characters", field=field, rule="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read for its check: a port that is not a number from 0 to 65535 raises
+    except ValueError as exc:  # 'https://[::1' (an unclosed IPv6 bracket), 'http://host:99999', 'https://host:abc'
+        raise ConfigurationError(f"{field} is not a valid URL ({exc})", field=field, rule="url") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(f"{field} must be an absolute https:// URL", field=field, rule="url")
     if parts.username or parts.password:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import credentials as creds
-from .errors import ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
+from .errors import CODE_LIMIT, MESSAGE_LIMIT, ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
 from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
@@ -52,7 +52,7 @@ class Trace:
         lines = [f"> {prepared.method} {prepared.url}  (attempt {attempt})"]
         lines += [f"> {k}: {v}" for k, v in self.redactor.headers(prepared.headers).items()]
         if prepared.body:
-            lines.append(f"> {_clip(prepared.body)}")
+            lines.append(f"> {self.redactor.clip(prepared.body, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def response(self, status: int, headers, content: bytes, attempt: int) -> None:
@@ -67,16 +67,15 @@ class Trace:
             shown = content
         lines = [f"< HTTP {status}"] + [f"< {k}: {v}" for k, v in self.redactor.headers(headers).items()]
         if shown:
-            lines.append(f"< {_clip(shown)}")
+            lines.append(f"< {self.redactor.clip(shown, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def retry(self, error: ConnectorError, delay: float, attempt: int) -> None:
-        self.write(self.redactor.scrub(f"! attempt {attempt} failed ({error.describe()}); retrying in {delay:.2f}s"))
+        failure = self.redactor.clip(error.describe(), MESSAGE_LIMIT)
+        self.write(f"! attempt {attempt} failed ({failure}); retrying in {delay:.2f}s")
 
 
-def _clip(body, limit: int = 4000) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+BODY_LIMIT = 4000  # characters of a request or answer body shown by --verbose, after scrubbing
 
 
 class Runtime:
@@ -194,12 +193,13 @@ class Runtime:
             yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages,
                                    progress, page_limit, warn)
         except ConnectorError as exc:
-            exc.message = redactor.scrub(exc.message)
+            # Scrub, then cut: the message arrives whole, so no secret straddles the cut.
+            exc.message = redactor.clip(exc.message, MESSAGE_LIMIT)
             exc.args = (exc.message,)
             if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
-                exc.code = redactor.scrub(exc.code)
+                exc.code = redactor.clip(exc.code, CODE_LIMIT)
             if isinstance(exc.request_id, str):  # so is the request id it sends back
-                exc.request_id = redactor.scrub(exc.request_id)
+                exc.request_id = redactor.clip(exc.request_id, CODE_LIMIT)
             raise
 
     def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit,

@@ -35,6 +35,10 @@ def clean_env(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    # The webhook sealing key: a fresh one per test, never the developer's (~/.config/jobs-connector).
+    monkeypatch.delenv("JOBS_CONNECTOR_SEALING_KEY", raising=False)
+    monkeypatch.delenv("JOBS_CONNECTOR_SEALING_KEY_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def test_unreadable_input_file_is_named(aws_env, tmp_path):
     missing = tmp_path / "no-such-body.json"
     result = run_cli("run", UPDATE, "--input", f"@{missing}")
     assert result.code == 2
-    assert f"cannot read input file {missing}: No such file or directory" in result.stderr
+    assert f"input file {missing} cannot be read: No such file or directory" in result.stderr
 
 
 def test_every_problem_is_listed():

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from lib.cli import build_parser
+from lib.cli import EXTENSIONS, build_parser
 from lib.completion import candidates, complete, script, split_line
 from lib.registry import ROOT, action_keys
 
@@ -21,8 +21,8 @@ def words(line: str) -> list[str]:
 
 
 def test_commands_and_top_level_flags():
-    assert words("jobs-connector ") == ["list", "describe", "run", "sandbox", "serve", "events", "ipaas", "docs",
-                                         "completion"]
+    assert words("jobs-connector ") == ["list", "describe", "run", *EXTENSIONS]
+    assert {"sandbox", "serve", "completion"} <= set(EXTENSIONS)
     assert words("jobs-connector de") == ["describe"]
     assert "--version" in words("jobs-connector --")
 
