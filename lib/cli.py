@@ -26,6 +26,7 @@ EXTENSIONS = {
     "ipaas": (".sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
     "docs": (".docs", "write docs/actions.md from component.json and the schemas"),
     "watch": (".watch", "run a polling trigger: one JSON line per new item, its snapshot in a state file"),
+    "completion": (".completion", "print a bash or zsh completion script: source <(jobs-connector completion bash)"),
 }
 
 
@@ -101,15 +102,26 @@ def cmd_describe(args) -> int:
     from .registry import get_action
 
     action = get_action(args.action)
+    if args.skeleton:
+        from . import skeleton
+
+        print(skeleton.render(action))
+        return 0
     print(json.dumps(describe.summary(action), indent=2) if args.json else describe.render(action))
     return 0
 
 
 def cmd_run(args) -> int:
+    from .cli_hints import paging_flag_warnings
+    from .output import compile_query, formatter
+    from .registry import get_action
     from .runtime import Runtime
 
+    query, show = compile_query(args.query), formatter(args.output)
     body = _read_json_arg(args.input, "input")
     cfg = _config(args)
+    for warning in paging_flag_warnings(get_action(args.action), args.emit, args.max_pages):
+        print(warning, file=sys.stderr)
     runtime = Runtime()
     if args.dry_run:
         print(json.dumps(runtime.dry_run(args.action, body, cfg), indent=2))
@@ -126,15 +138,30 @@ def cmd_run(args) -> int:
         for message in runtime.run(args.action, body, cfg, trace=trace, progress=progress,
                                    page_limit=progress.page_limit, warn=warn):
             progress.close_line()
-            out.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
+            out.write(show(query(message)))
             out.flush()
     finally:
         progress.close_line()
     return 0
 
 
+class VersionAction(argparse.Action):
+    """--version: the installed package's version, else lib.__version__ (a checkout run with python -m lib).
+    Looked up only when asked: importlib.metadata is not cheap to import."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .extras import version
+
+        print(f"jobs-connector {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobs-connector", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the actions")
@@ -144,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("describe", help="an action's inputs, outputs and an example")
     p.add_argument("action")
     p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument("--skeleton", action="store_true",
+                   help="print an input with every field and a placeholder, ready to fill (valid JSON)")
     p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("run", help="run an action; each emitted message body is one JSON line on stdout")
@@ -161,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "actions such as embedthis.WaitForTemplate)")
     p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
     p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
+    p.add_argument("--query", "-q", metavar="EXPR", help="a JMESPath expression applied to each emitted body")
+    p.add_argument("--output", "-o", choices=("json", "table", "text"), default="json",
+                   help="json lines (default), a table, or the AWS CLI's tab-separated text")
     p.set_defaults(func=cmd_run)
 
     for name, (module, help_text) in EXTENSIONS.items():
@@ -213,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.describe()}", file=sys.stderr)
         if isinstance(exc, BadInput) and exc.field:
             print(f"field: {exc.field}  rule: {exc.rule}", file=sys.stderr)
+        from .cli_hints import hint_for
+
+        if hint_for(exc):
+            print(f"hint: {hint_for(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

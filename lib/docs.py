@@ -1,9 +1,10 @@
 """`jobs-connector docs`: write docs/actions.md from component.json and the schemas.
 
 The page says, for every action, what `jobs-connector describe` says (lib/describe.py is the one reader
-of the schemas): title, description, deprecation, role, request, inputs with their rules, outputs and an
-example, plus the credentials form. The output depends only on those files, so a test can regenerate it
-and fail when the checked-in page is stale.
+of the schemas): title, description, deprecation, role, request, inputs with their rules, outputs, an
+example and a sample output, the errors the service can return (lib/action_errors.py) and a platform
+mapping example (lib/mapping_example.py), plus the credentials form. The output depends only on those
+files, so a test can regenerate it and fail when the checked-in page is stale.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 import sys
 
-from . import describe
+from . import action_errors, describe, mapping_example
 from .registry import ROOT, component, get_action
 
 DEFAULT_OUTPUT = os.path.join(ROOT, "docs", "actions.md")
@@ -95,7 +96,27 @@ def action_section(key: str) -> list[str]:
     if "example" in info:
         example = json.dumps(info["example"], ensure_ascii=False)
         lines += ["Example:", "", "```sh", f"jobs-connector run {key} --input '{example}'", "```", ""]
+    lines += ["Sample output (its shape from the output schema; values are placeholders or the example's):", "",
+              "```json", json.dumps(info["sample_output"], indent=2, ensure_ascii=False), "```", ""]
+    lines += errors_section(action, info["errors"])
+    lines += mapping_section(action)
     return lines
+
+
+def errors_section(action, errors: list[dict]) -> list[str]:
+    if not errors:
+        return []
+    rows = [[code(e["code"]), str(e["status"]), f"{e['type']} (exit {e['exit']}"
+             + (", retried" if e["retryable"] else "") + ")", cell(e["meaning"])] for e in errors]
+    return ["Errors the service can return (source: " + cell(action_errors.source(action)) + "):", "",
+            *_table(["code", "HTTP", "reported as", "meaning"], rows), ""]
+
+
+def mapping_section(action) -> list[str]:
+    source, expression = mapping_example.mapping(action)
+    where = (f"from the output of the step before it, `{source}`" if source
+             else "from values (an earlier step's fields go where the literals are)")
+    return [f"Platform mapping (JSONata, the step's input {where}):", "", "```jsonata", expression, "```", ""]
 
 
 def trigger_section(key: str) -> list[str]:

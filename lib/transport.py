@@ -25,11 +25,17 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .errors import ConfigurationError, ConnectorError, NetworkError, OutcomeUnknown, UnexpectedResponse
+from .errors import (
+    IDEMPOTENT_RETRIED_STATUS,
+    ConfigurationError,
+    ConnectorError,
+    NetworkError,
+    OutcomeUnknown,
+    UnexpectedResponse,
+)
 from .protocols import HttpRequest, error_from_response
 
 ALWAYS_RETRIED_STATUS = frozenset({429, 503})
-IDEMPOTENT_RETRIED_STATUS = frozenset({500, 502, 504})
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 

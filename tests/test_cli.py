@@ -21,7 +21,8 @@ def test_list_shows_every_action():
     assert [a["action"] for a in as_json] == listed
 
 
-def test_describe_shows_inputs_rules_outputs_and_example():
+def test_describe_shows_inputs_rules_outputs_and_example(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # describe wraps to the terminal: a wide one keeps each rule on one line
     result = run_cli("describe", "iot-jobs-data.UpdateJobExecution")
     assert result.code == 0
     out = result.stdout
