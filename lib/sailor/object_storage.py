@@ -100,6 +100,8 @@ class ObjectStorage:
             try:
                 status, content = self._attempt(url)
                 failure = None if status < 500 else f"HTTP {status}"
+            except requests.Timeout:
+                status, content, failure = None, b"", f"no answer within {self.timeout:g} s"
             except requests.RequestException as exc:
                 status, content, failure = None, b"", f"{type(exc).__name__} from {_shown(url)}"
             if failure is None:
@@ -129,18 +131,19 @@ class ObjectStorage:
                 if size > self.max_bytes:
                     raise _TooLarge()
                 if time.monotonic() > deadline:
-                    raise requests.Timeout("the object took longer than the timeout to arrive")
+                    raise requests.Timeout("the object took longer than the timeout to arrive")  # a trickle
                 chunks.append(chunk)
             return response.status_code, b"".join(chunks)
 
 
 def resolve_references(payload: Mapping, storage: ObjectStorage) -> dict:
-    """The message with its body (and each pass-through step's body) fetched where it is a reference."""
+    """The message with its body (and each pass-through step's body) fetched where it is a reference; the
+    same object when nothing is."""
     object_id = object_id_of(payload)
     passthrough = payload.get("passthrough")
     steps = [s for s, m in passthrough.items() if object_id_of(m)] if isinstance(passthrough, Mapping) else []
     if object_id is None and not steps:
-        return dict(payload)
+        return payload
     resolved = copy.deepcopy(dict(payload))
     if object_id is not None:
         resolved["body"] = storage.get(object_id)

@@ -39,6 +39,7 @@ log = logging.getLogger("jobs_connector.sailor")
 
 POLL_SECONDS = 0.2  # how often the idle loop looks at the stop flag and the step's events
 SHUTDOWN_GRACE_SECONDS = 30.0  # how long a stop waits for the message in hand (as sailor-jvm)
+RESOLVED = "resolved-payload"  # the worker's word that a lightweight message's bodies were fetched
 
 
 def _default_process(key, msg, cfg, emit):
@@ -132,6 +133,9 @@ class StepRunner:
                 continue
             if kind == "end":
                 break
+            if kind == RESOLVED:
+                context.payload = data  # pass-through goes on with the fetched bodies, as in Node
+                continue
             errors += self._emit(kind, data, context)
         if errors:
             self.link.reject(tag)
@@ -153,7 +157,10 @@ class StepRunner:
 
         try:
             # On this thread, so the connection's thread keeps the heartbeats going during the download.
-            payload = resolve_references(payload, self.object_storage)
+            resolved = resolve_references(payload, self.object_storage)
+            if resolved is not payload:
+                events.put((RESOLVED, resolved))
+            payload = resolved
         except ObjectStorageError as exc:
             # As Node: the error (with the input as errorInput), the input rejected, the action not run.
             log.error("%s", exc.message)
