@@ -31,6 +31,7 @@ from ..registry import component
 from . import messages as msgs
 from .amqp import AmqpLink, PublishError, properties_of
 from .crypto import DecryptError, MessageCipher
+from .fields import fill_from_select_fields
 from .object_storage import ObjectStorage, ObjectStorageError, resolve_references
 from .platform_api import retrieve_step
 from .settings import Settings
@@ -167,6 +168,7 @@ class StepRunner:
             emit("error", exc.to_dict())
             emit("end")
             return
+        payload = fill_from_select_fields(self.settings.function, payload, self.step.config)
         try:
             self.process(self.settings.function, payload, copy.deepcopy(self.step.config), emit)
         except Exception as exc:  # a bug, not a service error: say what, never how (no traceback, no secrets)
