@@ -14,8 +14,8 @@ and on each pass-through step). As the Node sailor 2.7.8 does with its object-st
 
 Beyond Node (which reads any size): the object is bounded in size (MAX_OBJECT_BYTES), the id must be a
 plain path segment, and the token and any credentials in the address never reach a message or a log.
-Node resolves references only for functions that declare `autoResolveObjectReferences`; every action
-of this component reads its body, so the runner always resolves them.
+Node resolves references unless a function sets `autoResolveObjectReferences: false` (its component reader
+defaults it to true); no action of this component opts out, so the runner always resolves them.
 """
 
 from __future__ import annotations
