@@ -24,9 +24,9 @@ import pytest
 from lib.sailor.messages import StepData
 from lib.sailor.object_storage import OBJECT_ID_HEADER
 from tests.sailor.test_sailor_broker import serve
-from tests.sailor.test_sailor_parity import STORE_TOKEN, FakeObjectStore, store_env
 from tests.sailor.test_sailor_process import FakeCloud
 from tests.support.loopback import Reply
+from tests.support.object_store import STORE_TOKEN, store_env
 
 NODE_SAILOR = "elasticio-sailor-nodejs@2.7.8"
 INSTALL_TIMEOUT = 300
@@ -70,16 +70,6 @@ def node_sailor(tmp_path_factory):
     (component / "echo.js").write_text(ECHO_JS)
     (component / "rebound.js").write_text(REBOUND_JS)
     return node, run_js, component
-
-
-@pytest.fixture
-def store():
-    fake = FakeObjectStore()
-    fake.server.start()
-    try:
-        yield fake
-    finally:
-        fake.server.stop()
 
 
 class NodeRun:
