@@ -127,9 +127,14 @@ def cmd_run(args) -> int:
     trace = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
     out = sys.stdout
     progress = Progress(sys.stderr)
+
+    def warn(text: str) -> None:  # the answer is still emitted: drift is the service's word, not a failure
+        progress.close_line()
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+
     try:
         for message in runtime.run(args.action, body, cfg, trace=trace, progress=progress,
-                                   page_limit=progress.page_limit):
+                                   page_limit=progress.page_limit, warn=warn):
             progress.close_line()
             out.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
             out.flush()
