@@ -13,12 +13,20 @@ import time
 import pytest
 import requests
 
+from lib.registry import get_action
+from lib.runtime import Runtime, process
 from lib.sailor.crypto import MessageCipher
+from lib.sailor.messages import StepData
 from lib.sailor.object_storage import OBJECT_ID_HEADER, ObjectStorage, ObjectStorageError
+from lib.transport import Transport
 from tests.sailor.conftest import CRYPTO_IV
 from tests.sailor.test_sailor_broker import PENDING, serve, step_for
+from tests.support.inputs import input_for
 from tests.support.loopback import Reply
 from tests.support.object_store import STORE_TOKEN, FakeObjectStore, store_env
+from tests.support.rawhttp import RawServer
+from tests.support.targets import config_for
+from tests.test_outcome_unknown import AMBIGUOUS, NOT_IDEMPOTENT
 
 # -- a failure while publishing the error about a failed publish ------------------------------------------
 
@@ -213,3 +221,30 @@ def test_a_drifted_answer_is_a_data_message_as_sent_and_a_warning_in_the_log(pla
     assert out.value["body"] == {"execution": execution}
     assert (platform.ready("error"), platform.ready("dead")) == (0, 0)
     assert "PAUSED" in caplog.text  # the drift, said in the platform log
+
+
+UNKNOWN_OUTCOME_CASES = ([(action, "closed without an answer") for action in NOT_IDEMPOTENT]
+                         + [(get_action("panorama.CreateJobForDevices"), fault) for fault in AMBIGUOUS
+                            if fault != "closed without an answer"])
+
+
+@pytest.mark.parametrize("action, fault", UNKNOWN_OUTCOME_CASES, ids=lambda v: getattr(v, "key", v))
+def test_every_unsafe_action_and_ambiguous_fault_is_sent_once_through_the_runner(platform, aws_env, action, fault):
+    """The fault matrix of tests/test_outcome_unknown.py through the AMQP runner: every action that is not
+    safe to repeat under one fault, every ambiguous fault under one action. A rebound would wait in the
+    rebound queue (60 s), so an empty one right after the message is settled proves there was none."""
+    reply, options = AMBIGUOUS[fault]
+
+    def process_with(key, msg, cfg, emit):
+        process(key, msg, cfg, emit, runtime=Runtime(transport=Transport(**options)))
+
+    with RawServer(lambda request: reply()) as server:
+        platform.send({"body": input_for(action)})
+        serve(platform, StepData(id="step_2", config=config_for(action, server.url)), 1, process=process_with,
+              ELASTICIO_FUNCTION=action.key, ELASTICIO_REBOUND_INITIAL_EXPIRATION="60000")
+        assert len(server.requests) == 1
+    assert (platform.ready("rebound"), platform.ready("data"), platform.ready("input")) == (0, 0, 0)
+    [err] = platform.take("error")
+    assert err.value["error"]["name"] == "OutcomeUnknown"
+    assert action.spec("CHECK_WITH") in err.value["error"]["message"]
+    platform.take("dead")  # an error of the message: rejected, as Node does after an error
