@@ -62,12 +62,13 @@ class ObjectStorage:
 
     def __init__(self, uri: str | None, token: str | None, cipher: MessageCipher, *, flow_id: str = "",
                  step_id: str = "", max_bytes: int = MAX_OBJECT_BYTES, timeout: float = REQUEST_TIMEOUT,
-                 retries: int = RETRIES, sleep: Callable[[float], None] = time.sleep):
+                 retries: int = RETRIES, sleep: Callable[[float], None] = time.sleep,
+                 rng: Callable[[], float] = random.random):
         self.uri = (uri or "").rstrip("/")
         self._token = token or ""
         self.cipher = cipher
         self.request_id = f"f:{flow_id};s:{step_id};m:"
-        self.max_bytes, self.timeout, self.retries, self.sleep = max_bytes, timeout, retries, sleep
+        self.max_bytes, self.timeout, self.retries, self.sleep, self.rng = max_bytes, timeout, retries, sleep, rng
 
     def __repr__(self) -> str:
         return f"ObjectStorage({_shown(self.uri) if self.uri else 'unset'}, token=<redacted>)"
@@ -111,7 +112,7 @@ class ObjectStorage:
             if attempt >= self.retries:
                 raise ObjectStorageError(f"{prefix}: {failure} after {attempt + 1} attempt(s)", status=status)
             delay = 0.1 * 2 ** attempt
-            self.sleep(delay + delay * 0.2 * random.random())  # noqa: S311 - jitter, not a secret
+            self.sleep(delay + delay * 0.2 * self.rng())  # maester-client's backoff: up to 20 % more
             attempt += 1
 
     def _attempt(self, url: str) -> tuple[int, bytes]:

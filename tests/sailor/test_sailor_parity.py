@@ -186,6 +186,16 @@ def test_a_store_that_does_not_answer_in_time_gives_up_within_the_bound(store):
     assert time.monotonic() - started < 4  # two bounded attempts, not the server's 5 s
 
 
+def test_5xx_is_tried_twice_more_with_maester_clients_backoff(store):
+    waits = []
+    store.faults.extend([Reply(503, {"message": "busy"})] * 2)
+    store.put("obj-1", {"ok": True})
+    storage = ObjectStorage(store.server.url, STORE_TOKEN, store.cipher, sleep=waits.append, rng=lambda: 1.0)
+    assert storage.get("obj-1") == {"ok": True}
+    assert len(store.requests) == 3
+    assert waits == pytest.approx([0.12, 0.24])  # 100 ms, 200 ms, each plus (at most) 20 %
+
+
 def test_the_repr_keeps_the_token_out(store):
     assert STORE_TOKEN not in repr(_storage(store))
     assert requests  # the client library the fetch uses
