@@ -75,6 +75,10 @@ def action_section(key: str) -> list[str]:
         lines.append(f"- Role: {code(info['role'])} (the Builder role the token must have)")
     if info.get("paging"):
         lines.append(f"- Paging: {info['paging']}; step fields `emitBehaviour` ({info['emitBehaviour']})")
+    for name, field in (component()["actions"][key].get("fields") or {}).items():
+        if field.get("viewClass") == "SelectView" and isinstance(field.get("model"), str):
+            lines.append(f"- Step field {code(name)} ({cell(field['label'])}): a select list the platform fills "
+                         f"with `selectModel` {code(field['model'])}. {cell(field.get('note', ''))}")
     lines.append("")
     if info.get("notes"):
         lines += [info["notes"].strip(), ""]
