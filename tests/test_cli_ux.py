@@ -34,11 +34,12 @@ def test_version_prints_the_package_version():
 def test_version_falls_back_to_lib_version_without_package_metadata(monkeypatch):
     from importlib import metadata
 
-    from lib import version
+    import lib
+    from lib.extras import version
 
     monkeypatch.setattr(metadata, "version", lambda name: (_ for _ in ()).throw(metadata.PackageNotFoundError(name)))
-    monkeypatch.setattr(version, "__version__", "9.9.9-test")
-    assert version.version() == "9.9.9-test"
+    monkeypatch.setattr(lib, "__version__", "9.9.9-test")
+    assert version() == "9.9.9-test"
 
 
 # -- describe --skeleton ------------------------------------------------------------------------------------
@@ -198,8 +199,6 @@ def test_a_profile_error_from_the_credentials_reaches_the_user_as_written(monkey
     assert "hint: on the command line: --profile NAME" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="the message itself is written in lib/credentials.py on the `package` "
-                                       "branch; remove this mark when it is merged")
 def test_an_unknown_profile_is_not_reported_as_missing_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_PROFILE", "nope")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
