@@ -69,7 +69,8 @@ def summary(action: Action) -> dict:
         "protocol": service.protocol,
         "auth": f"AWS SigV4 (signing name {service.signing_name})" if service.auth == "sigv4"
         else f"token header ({service.token_env})",
-        "idempotent": bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN")),
+        "idempotent": action.safe_to_repeat,
+        **({"check_with": action.spec("CHECK_WITH")} if action.spec("CHECK_WITH") else {}),
     }
     if service.protocol == "json-1.1":
         out["request"] = f"POST / (X-Amz-Target: {service.target_prefix}.{action.operation})"
@@ -115,7 +116,8 @@ def render(action: Action, width: int | None = None) -> str:
     facts = [("service", f"{info['service']} ({info['protocol']}, {info['auth']})"),
              ("request", info["request"]),
              ("retries", "safe to retry (idempotent)" if info["idempotent"]
-              else "not retried once it may have reached the service")]
+              else "never sent twice: once it may have reached the service, the outcome is unknown (exit 5)"
+                   + (f"; look with {info['check_with']}" if info.get("check_with") else ""))]
     if "role" in info:
         facts.append(("role", f"{info['role']} (the Builder role the token must have)"))
     if "paging" in info:

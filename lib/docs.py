@@ -70,7 +70,10 @@ def action_section(key: str) -> list[str]:
     lines += [cell(info["description"]), ""]
     lines.append(f"- Request: {code(info['request'])} ({info['protocol']}, {info['auth']})")
     lines.append("- Retries: " + ("safe to retry (idempotent)" if info["idempotent"]
-                                  else "not retried once the request may have reached the service"))
+                                  else "never sent twice: once the request may have reached the service, the "
+                                       "outcome is unknown (`OutcomeUnknown`, exit 5)"
+                                       + (f"; look with {code(info['check_with'])}" if info.get("check_with")
+                                          else "")))
     if info.get("role"):
         lines.append(f"- Role: {code(info['role'])} (the Builder role the token must have)")
     if info.get("paging"):
