@@ -31,7 +31,7 @@ def test_inputs_show_type_required_and_rules():
     section = text.split("### iot-jobs-data.UpdateJobExecution\n", 1)[1].split("\n### ", 1)[0]
     assert "| `thingName` | string | yes | min length 1, max length 128" in section
     assert "| `status` | string | yes | one of QUEUED \\| IN_PROGRESS" in section  # pipes escaped
-    assert "Retries: not retried" in section
+    assert "Retries: never sent twice" in section and "look with `iot-jobs-data.DescribeJobExecution`" in section
 
 
 def test_deprecation_role_and_example_are_shown(monkeypatch):
