@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from lib.webhooks.flows import FlowFileError, build
 from lib.webhooks.intake import verifiers
 from lib.webhooks.signature import sign
-from tests.support.webhooks import HOOK_SECRET, SECRET_ENV, InProcess, flow
+from tests.support.webhooks import HOOK_SECRET, InProcess, flow
 
 STEP = {"action": "iot-jobs-data.UpdateJobExecution",
         "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
@@ -38,7 +38,7 @@ def web(tmp_path):
 
 def standard_headers(body: bytes, msg_id: str, secret: str = STANDARD_SECRET, at: float | None = None) -> dict:
     """What a Standard Webhooks sender puts on the request, made by the reference package."""
-    when = datetime.datetime.fromtimestamp(time.time() if at is None else at, tz=datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(time.time() if at is None else at, tz=datetime.UTC)
     signature = Webhook(secret).sign(msg_id, when, body.decode())
     return {"webhook-id": msg_id, "webhook-timestamp": str(int(when.timestamp())), "webhook-signature": signature}
 

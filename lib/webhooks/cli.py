@@ -13,6 +13,7 @@ import sys
 from ..errors import ConfigurationError
 from . import flows as flows_module
 from .queue import QUEUE_ENV, Queue, queue_url, shown_url
+from .ratelimited import RepeatFilter
 from .service import Service, Settings
 
 
@@ -59,6 +60,8 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("jobs_connector").setLevel(level)
+    for handler in logging.getLogger().handlers:  # a lost store must not flood the log
+        handler.addFilter(RepeatFilter())
 
 
 def main(args) -> int:

@@ -25,11 +25,12 @@ from . import signature, view
 from .events import Event, new_id, stored_headers
 from .flows import FlowFileError, Flows
 from .queue import Queue
-from .ratelimited import RateLimitedLog
+from .ratelimited import RepeatFilter
 from .signing import Verifier
 from .store import StoreBusy
 
-log = logging.getLogger("jobs_connector.webhooks")
+log = logging.getLogger("jobs_connector.webhooks.intake")
+log.addFilter(RepeatFilter())  # a refused flood or a lost store: one line per interval, not one per request
 
 MAX_BODY = 1024 * 1024
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -82,7 +83,6 @@ class Intake:
         self.flows, self.queue, self.store = flows, queue, queue.store
         self.max_body, self.tolerance, self.clock = max_body, tolerance, clock
         self.verifiers = verifiers(flows)
-        self.store_trouble = RateLimitedLog(log)
 
     def receive(self, flow_name: str, headers, body: bytes) -> tuple[int, dict]:
         flow = self.flows.get(flow_name)
@@ -112,11 +112,10 @@ class Intake:
         try:
             event_id, created = self.queue.accept(event)
         except StoreBusy as exc:
-            self.store_trouble.warning("hook %s: 503, the store is busy: %s", flow_name, exc)
+            log.warning("hook %s: 503, the store is busy: %s", flow_name, exc)
             return 503, {"error": "the store is busy; nothing was stored, send it again later"}
         except Exception as exc:
-            self.store_trouble.warning("hook %s: 503, the event could not be stored: %s: %s", flow_name,
-                                       type(exc).__name__, exc)
+            log.warning("hook %s: 503, the event could not be stored: %s: %s", flow_name, type(exc).__name__, exc)
             return 503, {"error": "the event could not be stored; send it again later"}
         if not created:
             return self._clash(event, event_id) or (200, {"id": event_id, "duplicate": True})

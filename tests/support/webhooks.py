@@ -171,34 +171,63 @@ def serve_env(**extra) -> dict:
 # -- a real redis-server ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def redis_server():
-    """redis-server on a free loopback port, data in a temporary directory, append-only with fsync on
-    every write (the durability the README asks for); always stopped."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    workdir = tempfile.mkdtemp(prefix="jobs-connector-redis-")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", workdir, "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes", "--daemonize", "no",
-         "--logfile", os.path.join(workdir, "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+class RedisProcess:
+    """redis-server on a free loopback port, data in a temporary directory, append-only with fsync on every
+    write (the durability the docs ask for); stop() always ends it."""
+
+    def __init__(self):
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="jobs-connector-redis-")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisProcess:
+        self.proc = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.workdir, "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes", "--daemonize", "no",
+             "--logfile", os.path.join(self.workdir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=port)
-        wait_for(lambda: _pings(client), timeout=10, what="redis-server to start")
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
+        client = redis.Redis(host="127.0.0.1", port=self.port)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+            wait_for(lambda: _pings(client), timeout=10, what="redis-server to start")
+        finally:
+            client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def need_redis_server() -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server for the whole session; always stopped."""
+    need_redis_server()
+    server = RedisProcess()
+    try:
+        yield server.start().url
+    finally:
+        server.cleanup()
 
 
 def _pings(client) -> bool:
