@@ -1,9 +1,11 @@
 """The intake's HTTP framing over raw sockets: a malformed Content-Length gets a 400 (not silence, not the
 first of two values), nothing is stored, and the server goes on answering. Also the WSGI entry point
-for other servers (lib.webhooks.wsgi:application), served here by the standard library's wsgiref."""
+for other servers (lib.webhooks.wsgi:application), served by the standard library's wsgiref and by gunicorn."""
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -11,7 +13,18 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 
 from lib.webhooks.signature import sign
-from tests.support.webhooks import HOOK_SECRET, SECRET_ENV, InProcess, flow, get, post
+from tests.support.webhooks import (
+    HOOK_SECRET,
+    ROOT,
+    SECRET_ENV,
+    InProcess,
+    flow,
+    free_port,
+    get,
+    post,
+    serve_env,
+    wait_for,
+)
 
 STEP = {"action": "iot-jobs-data.UpdateJobExecution",
         "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
@@ -112,3 +125,36 @@ def test_the_wsgi_entry_point_refuses_to_start_without_a_flows_file(monkeypatch)
     monkeypatch.delattr(wsgi, "application", raising=False)
     with pytest.raises(RuntimeError, match="JOBS_CONNECTOR_FLOWS"):
         wsgi.application  # noqa: B018 - the attribute is built on access
+
+
+def test_gunicorn_serves_the_wsgi_entry_point_and_refuses_malformed_framing(tmp_path):
+    flows_file = tmp_path / "flows.json"
+    flows_file.write_text(json.dumps({"flows": [flow("device-status", [STEP])]}))
+    port = free_port()
+    env = serve_env(JOBS_CONNECTOR_FLOWS=str(flows_file), JOBS_CONNECTOR_QUEUE=f"sqlite:///{tmp_path / 'q.db'}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+         "--control-socket", str(tmp_path / "gunicorn.ctl"), "lib.webhooks.wsgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url) or proc.poll() is not None, timeout=20, what="gunicorn to start")
+        assert proc.poll() is None, proc.stderr.read()
+        status, answer = post(url, "device-status", {"thing": "sensor-1", "job": "fw-42"})
+        assert status == 202, answer
+        malformed = raw_exchange(url, request_head(b"Content-Length: \xc2\xb2"), BODY)
+        assert malformed.startswith(b"HTTP/1.1 400 "), malformed[:200]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(url, "/healthz", timeout=1)[0] == 200
+    except OSError:
+        return False
