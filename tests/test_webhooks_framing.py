@@ -158,3 +158,29 @@ def _answers(url: str) -> bool:
         return get(url, "/healthz", timeout=1)[0] == 200
     except OSError:
         return False
+
+
+def test_a_graceful_stop_answers_the_request_in_flight_and_accepts_no_new_connection(tmp_path):
+    import concurrent.futures
+    import sqlite3
+
+    db = tmp_path / "q.db"
+    web = InProcess(tmp_path, {"flows": [flow("device-status", [STEP])]}, f"sqlite:///{db}", work=False,
+                    store_timeout=10).__enter__()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("begin exclusive")  # keeps the next POST in flight
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            in_flight = pool.submit(post, web.url, "device-status", {"thing": "sensor-1", "job": "fw-42"})
+            time.sleep(0.5)
+            draining = pool.submit(web.service.server.drain, 10)
+            time.sleep(0.3)
+            with pytest.raises(OSError):  # the listening socket is closed
+                post(web.url, "device-status", {"thing": "sensor-1", "job": "fw-43"}, timeout=2)
+            holder.execute("rollback")
+            assert in_flight.result(timeout=15)[0] == 202
+            assert draining.result(timeout=15) is True
+    finally:
+        holder.close()
+        web.__exit__(None, None, None)
+    assert len(web.store.list()) == 1
