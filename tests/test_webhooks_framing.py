@@ -23,6 +23,7 @@ from tests.support.webhooks import (
     get,
     post,
     serve_env,
+    stop_process,
     wait_for,
 )
 
@@ -145,12 +146,7 @@ def test_gunicorn_serves_the_wsgi_entry_point_and_refuses_malformed_framing(tmp_
         malformed = raw_exchange(url, request_head(b"Content-Length: \xc2\xb2"), BODY)
         assert malformed.startswith(b"HTTP/1.1 400 "), malformed[:200]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _answers(url: str) -> bool:

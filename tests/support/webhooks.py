@@ -171,6 +171,17 @@ def serve_env(**extra) -> dict:
 # -- a real redis-server ---------------------------------------------------------------------------------
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it is still running after `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class RedisProcess:
     """redis-server on a free loopback port, data in a temporary directory, append-only with fsync on every
     write (the durability the docs ask for); stop() always ends it."""
@@ -201,13 +212,8 @@ class RedisProcess:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def cleanup(self) -> None:
         self.stop()
