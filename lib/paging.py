@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from .errors import BadInput
+from .errors import BadInput, UnexpectedResponse
 
 EMIT_BEHAVIOURS = ("fetchAll", "fetchPage", "emitIndividually")
 DEFAULT_MAX_PAGES = 100
@@ -40,6 +40,13 @@ def set_path(data: dict, dotted: str, value) -> dict:
     return out
 
 
+def _check_items(page: dict, items: str) -> None:
+    value = get_path(page, items)
+    if value is not None and not isinstance(value, list):
+        raise UnexpectedResponse(f"the service answered with '{items}' that is not a list "
+                                 f"({type(value).__name__}), so its pages cannot be read")
+
+
 @dataclass(frozen=True)
 class Cursor:
     """The service returns a cursor; the next request sends it back."""
@@ -47,6 +54,14 @@ class Cursor:
     items: str
     input_token: str
     output_token: str
+
+    def check(self, page: dict) -> None:
+        """What paging relies on, the only part of an answer that can fail it: the items and the cursor."""
+        _check_items(page, self.items)
+        token = get_path(page, self.output_token)
+        if token is not None and not isinstance(token, (str, dict)):
+            raise UnexpectedResponse(f"the service answered with a '{self.output_token}' cursor that is not a "
+                                     f"string ({type(token).__name__}), so the next page cannot be asked for")
 
     def next_body(self, body: dict, page: dict, seen: int) -> dict | None:
         token = get_path(page, self.output_token)
@@ -80,6 +95,14 @@ class Offset:
         if get_path(body, self.limit) is None:
             out = set_path(out, self.limit, self.default_limit)
         return out
+
+    def check(self, page: dict) -> None:
+        """What paging relies on, the only part of an answer that can fail it: the items and the total."""
+        _check_items(page, self.items)
+        total = get_path(page, self.total)
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 0):
+            raise UnexpectedResponse(f"the service answered with a '{self.total}' that is not a whole number, "
+                                     "so the next page cannot be asked for")
 
     def next_body(self, body: dict, page: dict, seen: int) -> dict | None:
         got = get_path(page, self.items) or []

@@ -135,6 +135,16 @@ def refuse_input(schema: dict, body) -> None:
         raise BadInput(sentence + more, field=field, rule=rule)
 
 
+def output_drift(schema: dict, body, limit: int = 10) -> list[str]:
+    """Where an answer differs from the documented shape, one sentence each (at most `limit`, then a count).
+    Secret fields' values are never quoted."""
+    errors = _sorted_errors(validator_for(schema), body)
+    sentences = [_explain(error, "response", schema)[2] for error in errors[:limit]]
+    if len(errors) > limit:
+        sentences.append(f"... and {len(errors) - limit} more difference{'s' if len(errors) - limit > 1 else ''}")
+    return sentences
+
+
 def refuse_output(schema: dict, body) -> None:
     """Raise UnexpectedResponse naming the first problem of an answer the schema refuses."""
     errors = _sorted_errors(validator_for(schema), body)

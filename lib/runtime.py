@@ -1,7 +1,11 @@
 """The runtime, once for every action:
 
 message body + config -> validate input -> bind to HTTP -> sign -> send (retry, timeout)
--> map errors -> parse / page -> validate output -> emitted message bodies.
+-> map errors -> parse / page -> note drift -> emitted message bodies.
+
+A 2xx answer is the service's word: it is emitted as sent. Where it differs from the output schema (a new
+enum value, a longer string, a missing or an extra member) the runtime warns (`warn`, else the log);
+only what the runtime itself relies on (a JSON object, the paging cursor and the items list) can fail it.
 
 `Runtime.run` yields message bodies and raises typed errors; `process` wraps it in elastic.io message
 semantics (data, error, rebound) for the platform runner and the webhook workers.
@@ -10,20 +14,24 @@ semantics (data, error, rebound) for the platform runner and the webhook workers
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import credentials as creds
-from .errors import ConnectorError, NetworkError, ServiceRetired
+from .errors import CODE_LIMIT, MESSAGE_LIMIT, ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
 from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
 from .signing import RefreshingSigV4, SigV4, TokenAuth
+from .timeouts import step_timeout
 from .transport import Transport
-from .validation import validate_input, validate_output
+from .validation import answer_drift, validate_input
+
+log = logging.getLogger("jobs_connector")
 
 
 @dataclass
@@ -33,6 +41,7 @@ class Target:
     base_url: str
     auth: object
     secrets: list[str]
+    timeout: tuple[float, float] | None = None  # (connect, read) seconds; None: the transport's
 
 
 class Trace:
@@ -45,7 +54,7 @@ class Trace:
         lines = [f"> {prepared.method} {prepared.url}  (attempt {attempt})"]
         lines += [f"> {k}: {v}" for k, v in self.redactor.headers(prepared.headers).items()]
         if prepared.body:
-            lines.append(f"> {_clip(prepared.body)}")
+            lines.append(f"> {self.redactor.clip(prepared.body, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def response(self, status: int, headers, content: bytes, attempt: int) -> None:
@@ -60,16 +69,15 @@ class Trace:
             shown = content
         lines = [f"< HTTP {status}"] + [f"< {k}: {v}" for k, v in self.redactor.headers(headers).items()]
         if shown:
-            lines.append(f"< {_clip(shown)}")
+            lines.append(f"< {self.redactor.clip(shown, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def retry(self, error: ConnectorError, delay: float, attempt: int) -> None:
-        self.write(self.redactor.scrub(f"! attempt {attempt} failed ({error.describe()}); retrying in {delay:.2f}s"))
+        failure = self.redactor.clip(error.describe(), MESSAGE_LIMIT)
+        self.write(f"! attempt {attempt} failed ({failure}); retrying in {delay:.2f}s")
 
 
-def _clip(body, limit: int = 4000) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+BODY_LIMIT = 4000  # characters of a request or answer body shown by --verbose, after scrubbing
 
 
 class Runtime:
@@ -83,6 +91,11 @@ class Runtime:
     # -- where a call goes and how it is signed --------------------------------------------------
 
     def target(self, action: Action, cfg: Mapping) -> Target:
+        target = self._target(action, cfg)
+        target.timeout = step_timeout(cfg, action.spec("READ_TIMEOUT"), self.transport.timeout)
+        return target
+
+    def _target(self, action: Action, cfg: Mapping) -> Target:
         service = action.service
         if service.auth == "sigv4":
             def current() -> creds.AwsCredentials:
@@ -119,7 +132,8 @@ class Runtime:
 
     # -- one request ------------------------------------------------------------------------------
 
-    def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None) -> dict:
+    def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None,
+             warn: Callable[[str], None] | None = None) -> dict:
         request: HttpRequest = build_request(action, body, target.base_url)
         idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
         retired_on = getattr(action.service, "retired_on", None)
@@ -127,11 +141,23 @@ class Runtime:
         try:
             answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
-                                         observer=observer)
+                                         observer=observer, timeout=target.timeout)
             page, floats = parse_json(answer.content, answer.status)
-            # Known before validating: an error about a malformed answer must not quote its secrets.
+            # Known before anything is said about the answer: no warning or error may quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))
-            validate_output(action.out_schema, page, floats=floats)
+            paging = action.spec("PAGING")
+            if paging:
+                paging.check(page)
+            for sentence in answer_drift(action.out_schema, page, floats):
+                (warn or log.warning)(redactor.scrub(
+                    f"{action.key}: the answer differs from the documented shape ({sentence}); emitted as sent"))
+        except OutcomeUnknown as exc:
+            check_with = action.spec("CHECK_WITH")
+            if check_with:
+                exc.check_with = check_with
+                exc.message += f"; look with {check_with} before trying again"
+                exc.args = (exc.message,)
+            raise
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname
@@ -151,11 +177,13 @@ class Runtime:
 
     def run(self, key: str, body, cfg: Mapping | None = None, *, trace: Callable[[str], None] | None = None,
             progress: Callable[[int, int], None] | None = None,
-            page_limit: Callable[[int], None] | None = None) -> Iterator[dict]:
+            page_limit: Callable[[int], None] | None = None,
+            warn: Callable[[str], None] | None = None) -> Iterator[dict]:
         """Yield each emitted message body; raise a ConnectorError (secrets scrubbed) on failure.
 
         progress(pages, items) is called after each page of a list action; page_limit(pages) once when
-        the page limit (maxPages) stopped a listing that had more pages."""
+        the page limit (maxPages) stopped a listing that had more pages; warn(text) for each way an answer
+        differs from the documented shape (scrubbed; the log when warn is None)."""
         cfg = cfg or {}
         action = get_action(key)
         redactor = Redactor()
@@ -167,25 +195,27 @@ class Runtime:
             redactor = self.redactor_for(action, body, target)
             observer = Trace(trace, redactor, action.out_schema) if trace else None
             if not paging:
-                yield self.call(action, body, target, redactor, observer)
+                yield self.call(action, body, target, redactor, observer, warn)
                 return
             yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages,
-                                   progress, page_limit)
+                                   progress, page_limit, warn)
         except ConnectorError as exc:
-            exc.message = redactor.scrub(exc.message)
+            # Scrub, then cut: the message arrives whole, so no secret straddles the cut.
+            exc.message = redactor.clip(exc.message, MESSAGE_LIMIT)
             exc.args = (exc.message,)
             if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
-                exc.code = redactor.scrub(exc.code)
+                exc.code = redactor.clip(exc.code, CODE_LIMIT)
             if isinstance(exc.request_id, str):  # so is the request id it sends back
-                exc.request_id = redactor.scrub(exc.request_id)
+                exc.request_id = redactor.clip(exc.request_id, CODE_LIMIT)
             raise
 
-    def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit):
+    def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit,
+               warn):
         request_body = paging.first_body(body) if hasattr(paging, "first_body") else body
         # `fetched` counts requests; `pages` keeps them only for fetchAll (emitIndividually keeps none).
         pages, seen, fetched = [], 0, 0
         while True:
-            page = self.call(action, request_body, target, redactor, observer)
+            page = self.call(action, request_body, target, redactor, observer, warn)
             fetched += 1
             items = get_path(page, paging.items) or []
             seen += len(items)

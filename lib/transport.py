@@ -6,6 +6,8 @@ What is retried:
   (DNS, connection refused, connect timeout): the service never acted on it;
 - only for idempotent operations: 500, 502, 504, read timeouts, connections reset or answers cut off
   after the request was sent, because the service may have acted on it already.
+For an operation that is not idempotent, those ambiguous failures raise OutcomeUnknown: it is not
+retryable, so no layer above (event retries, platform rebounds) sends the request again either.
 Redirects are never followed: an AWS or token API does not redirect, and following one could carry the
 Authorization header to another host or to plain HTTP. A 3xx is reported as an unexpected response.
 """
@@ -23,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .errors import ConfigurationError, ConnectorError, NetworkError, UnexpectedResponse
+from .errors import ConfigurationError, ConnectorError, NetworkError, OutcomeUnknown, UnexpectedResponse
 from .protocols import HttpRequest, error_from_response
 
 ALWAYS_RETRIED_STATUS = frozenset({429, 503})
@@ -102,6 +104,16 @@ def _network_error(exc: requests.RequestException, url_host: str) -> NetworkErro
     return error
 
 
+def _outcome_unknown(request: HttpRequest, cause: ConnectorError) -> OutcomeUnknown:
+    """The request left and may have been carried out, but no answer says so (see the module doc)."""
+    if cause.status:
+        what = f"it answered HTTP {cause.status}" + (f" {cause.code}" if cause.code else "") + f" ({cause.message})"
+    else:
+        what = cause.message
+    return OutcomeUnknown(f"the request may have been carried out: it reached the service, then {what}; "
+                          "it was not sent again", status=cause.status, code=cause.code, request_id=cause.request_id)
+
+
 def _headers_cut_off(response: requests.Response) -> bool:
     """True when the header block ended without its blank line (the connection closed in the middle of
     it): urllib3 only logs that, and would hand over an empty body as if the answer were complete."""
@@ -173,7 +185,7 @@ class Transport:
         return b"".join(chunks)
 
     def send(self, request: HttpRequest, auth, *, protocol: str, idempotent: bool,
-             retry_unreachable: bool = True, observer=None) -> Answer:
+             retry_unreachable: bool = True, observer=None, timeout: tuple[float, float] | None = None) -> Answer:
         started = self.monotonic()
         host = requests.utils.urlparse(request.url).hostname or "?"
         attempt = 0
@@ -184,7 +196,7 @@ class Transport:
                 observer.request(prepared, attempt)
             error: ConnectorError
             try:
-                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                response = self.session.send(prepared, timeout=timeout or self.timeout, allow_redirects=False,
                                              **self._settings(prepared.url))
                 try:
                     content = self._read(response)
@@ -195,9 +207,12 @@ class Transport:
                 raise
             except requests.RequestException as exc:
                 error = _network_error(exc, host)
-                may_retry = error.retryable and (idempotent or _never_sent(exc))
+                never_sent = _never_sent(exc)
+                may_retry = error.retryable and (idempotent or never_sent)
                 if error.code in ("dns", "refused", "connect-timeout") and not retry_unreachable:
                     may_retry = False
+                if error.retryable and not idempotent and not never_sent:
+                    error = _outcome_unknown(request, error)
             else:
                 if observer:
                     observer.response(response.status_code, response.headers, content, attempt)
@@ -217,6 +232,8 @@ class Transport:
                     idempotent or status in ALWAYS_RETRIED_STATUS or type(error).__name__ == "Throttled")
                 if status in IDEMPOTENT_RETRIED_STATUS and not idempotent:
                     may_retry = False
+                    if type(error).__name__ != "Throttled":  # the service failed mid-way: it may have acted
+                        error = _outcome_unknown(request, error)
             error.attempts = attempt
             if not may_retry or attempt >= self.policy.max_attempts:
                 raise error

@@ -4,6 +4,8 @@ METHOD = "POST"
 PATH = "/cloud/connect"
 # Not idempotent: the device cloud calls it once when its template completes.
 IDEMPOTENT = False
+# After an answer that never came, look with this action (whether the cloud is connected) before trying again.
+CHECK_WITH = "embedthis.GetCloud"
 ROLE = "cloud"  # the Builder user role the token must have
 
 EXAMPLE = {

@@ -4,6 +4,8 @@ METHOD = "POST"
 PATH = "/cloud/report"
 # Not idempotent: a repeat could count the usage twice.
 IDEMPOTENT = False
+# After an answer that never came, look with this action (the cloud's usage figures) before trying again.
+CHECK_WITH = "embedthis.GetCloud"
 ROLE = "cloud"  # the Builder user role the token must have
 
 EXAMPLE = {

@@ -4,6 +4,8 @@ METHOD = "POST"
 PATH = "/things/{thingName}/jobs/{jobId}"
 # Not idempotent unless the caller sets expectedVersion: a repeat may be refused as a state conflict.
 IDEMPOTENT = False
+# After an answer that never came, look with this action (the execution's status and version) before trying again.
+CHECK_WITH = "iot-jobs-data.DescribeJobExecution"
 
 EXAMPLE = {
     "thingName": "demo-thing",

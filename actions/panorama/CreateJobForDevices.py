@@ -5,6 +5,9 @@ PATH = "/jobs"
 # Not idempotent: the API takes no client token, so a repeat could start a second job on the device
 # (or be refused with ConflictException while the first one runs).
 IDEMPOTENT = False
+# After an answer that never came, look with this action (was a new job created for the device?)
+# before trying again.
+CHECK_WITH = "panorama.ListDevicesJobs"
 EXAMPLE = {
     "DeviceIds": ["device-4tafxulb5ywrwo6yqpwjqx4kwm"],
     "JobType": "OTA",

@@ -46,6 +46,8 @@ def verifiers(flows: Flows) -> dict[str, Verifier]:
     found: dict[str, Verifier] = {}
     owners: dict[bytes, object] = {}
     for flow in flows:
+        if flow.trigger is not None:  # a poll starts it: no webhook, no secret
+            continue
         where = f"flow '{flow.name}'.secret_env"
         if flow.secret is None:
             raise FlowFileError("the webhook secret is not loaded", where=where, rule="secret-missing")
@@ -86,7 +88,7 @@ class Intake:
 
     def receive(self, flow_name: str, headers, body: bytes) -> tuple[int, dict]:
         flow = self.flows.get(flow_name)
-        if flow is None:
+        if flow is None or flow.trigger is not None:  # a flow a poll starts has no webhook
             return 404, {"error": f"no flow named '{flow_name}'"}
         now = self.clock()
         try:
