@@ -132,3 +132,26 @@ def test_redis_lost_while_serving_answers_503_with_a_few_log_lines(tmp_path, pri
     finally:
         assert serve.terminate() == 0
     wait_for(lambda: serve.proc.poll() is not None, timeout=5, what="serve to stop")
+
+
+def test_repeated_log_records_are_held_back_and_stay_formattable():
+    import logging
+
+    from lib.webhooks.ratelimited import RepeatFilter
+
+    clock = [0.0]
+    repeat = RepeatFilter(interval=10, clock=lambda: clock[0])
+
+    def record():
+        try:
+            raise ConnectionRefusedError("100% refused")
+        except OSError:
+            return logging.LogRecord("huey", logging.ERROR, __file__, 1, "task %s failed", ("t-1",), sys.exc_info())
+
+    first = record()
+    assert repeat.filter(first) and first.exc_info is None
+    assert first.getMessage() == "task t-1 failed: ConnectionRefusedError: 100% refused"
+    assert not repeat.filter(record())
+    clock[0] = 11
+    third = record()
+    assert repeat.filter(third) and third.getMessage().endswith("(1 more like this held back)")

@@ -38,8 +38,8 @@ class RepeatFilter(logging.Filter):
             held, state[0], state[1] = state[1], now + self.interval, 0
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None and _unreachable(exc):  # a lost connection needs no traceback: one line says it
-            record.msg = f"{record.msg}: {type(exc).__name__}: {str(exc)[:200]}".replace("%", "%%") if record.args \
-                else f"{record.msg}: {type(exc).__name__}: {str(exc)[:200]}"
+            reason = f": {type(exc).__name__}: {str(exc)[:200]}"
+            record.msg = f"{record.msg}{reason.replace('%', '%%') if record.args else reason}"
             record.exc_info, record.exc_text = None, None
         if held:
             record.msg = f"{record.msg} ({held} more like this held back)"
