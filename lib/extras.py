@@ -15,6 +15,7 @@ EXTRA_OF_MODULE = {
     "redis": "webhooks",
     "jsonata": "webhooks",
     "yaml": "webhooks",
+    "waitress": "webhooks",
     "botocore": "aws-roles",
 }
 

@@ -20,7 +20,7 @@ FINISHED = (SUCCEEDED, DEAD)
 
 # Request headers never stored with an event (they carry credentials or the signature itself).
 _UNSTORED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-jobs-signature",
-                               "x-hub-signature", "x-hub-signature-256"})
+                               "webhook-signature", "x-hub-signature", "x-hub-signature-256"})
 
 
 def new_id() -> str:
@@ -39,7 +39,8 @@ class Event:
     received_at: float
     headers: dict = field(default_factory=dict)
     delivery_id: str | None = None
-    fingerprint: str | None = None  # the signature digest: an identical request is the same event
+    fingerprint: str | None = None  # the signature digest, kept only when no delivery id was sent
+    replay_until: float | None = None  # a captured copy of the request is refused until then, even after a purge
     status: str = QUEUED
     attempts: int = 0
     due_at: float = 0.0  # when a waiting event may run

@@ -24,6 +24,7 @@ from ..jsonsafe import field_path
 from ..registry import Action, component, get_action
 from ..validation import validate_input
 from .mapping import Mapping, MappingError
+from .signing import JOBS, SCHEMES
 
 FLOW_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}\Z"
@@ -58,6 +59,7 @@ FILE_SCHEMA = {
                     "name": {"type": "string", "pattern": FLOW_NAME},
                     "description": {"type": "string"},
                     "secret_env": {"type": "string", "pattern": ENV_NAME},
+                    "signing": {"enum": list(SCHEMES)},
                     "config": {"type": "object"},
                     "retry": _RETRY_SCHEMA,
                     "example_event": {"type": "object"},
@@ -131,6 +133,7 @@ class Flow:
     description: str = ""
     secret: bytes | None = field(default=None, repr=False)
     trigger: object = None  # a PollTrigger (lib/triggers/flows.py) when the flow starts from a poll
+    signing: str = JOBS  # the signature scheme its senders use (signing.py)
 
 
 @dataclass
@@ -352,7 +355,7 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
                                     f"{MIN_SECRET_LENGTH} characters", where=where, rule="secret-weak")
             secret = value.encode("utf-8")
         flows[name] = Flow(name, spec.get("secret_env", ""), steps, retry, example, spec.get("description", ""),
-                           secret, trigger)
+                           secret, trigger, spec.get("signing", JOBS))
     return Flows(flows, path)
 
 

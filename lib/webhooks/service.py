@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass
 
 from .flows import Flows
-from .intake import Intake, IntakeServer
+from .intake import Intake
 from .queue import Queue, shown_url
+from .server import IntakeServer
 from .worker import Worker
+from .wsgi import IntakeApp
 
 log = logging.getLogger("jobs_connector.webhooks")
 
@@ -36,6 +38,8 @@ class Settings:
     lease: float = 30.0
     sweep_interval: float = 5.0
     shutdown_timeout: float = 30.0
+    threads: int = 8  # the intake's request threads (waitress)
+    store_timeout: float = 5.0  # how long accepting an event may wait for a busy store before a 503
 
 
 class Service:
@@ -52,6 +56,8 @@ class Service:
 
     def start(self) -> None:
         s = self.settings
+        # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
+        intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
         if s.work:
             self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
                                  sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
@@ -63,12 +69,10 @@ class Service:
             self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
-        if s.web:
+        if intake is not None:
             self._start_poller()
-            intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance)
-            self.server = IntakeServer((s.host, s.port), intake)
-            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhooks-http",
-                             daemon=True).start()
+            self.server = IntakeServer((s.host, s.port), IntakeApp(intake), threads=s.threads, max_body=s.max_body)
+            threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
             self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
         if self.install_signals:
             # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
