@@ -51,6 +51,14 @@ SERVICES: dict[str, AwsService | TokenService] = {
         endpoint_env="IOT_JOBS_DATA",
         api_version="2017-09-29",
     ),
+    "iot": AwsService(  # the control plane of IoT Jobs: create, watch and cancel jobs for a fleet
+        name="iot",
+        protocol="rest-json",
+        signing_name="iot",
+        endpoint_template="https://iot.{region}.amazonaws.com",
+        endpoint_env="IOT",
+        api_version="2015-05-28",
+    ),
     "panorama": AwsService(
         name="panorama",
         protocol="rest-json",
