@@ -43,7 +43,8 @@ def job(job_id: str) -> dict:
 
 def counts(job_id: str) -> dict:
     details = job(job_id)["jobProcessDetails"]
-    return {k.removeprefix("numberOf").removesuffix("Things"): v for k, v in details.items() if v and k != "processingTargets"}
+    return {k.removeprefix("numberOf").removesuffix("Things"): v for k, v in details.items()
+            if v and k != "processingTargets"}
 
 
 def take(device: str) -> dict:
