@@ -66,10 +66,14 @@ def summary(action: Action) -> dict:
         "service": action.service_name,
         "protocol": service.protocol,
         "auth": f"AWS SigV4 (signing name {service.signing_name})" if service.auth == "sigv4"
+        else "the chosen service's (SigV4 or its token header)" if service.auth == "per-call"
         else f"token header ({service.token_env})",
         "idempotent": bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN")),
     }
-    if service.protocol == "json-1.1":
+    if action.spec("BINDING"):  # http.Request: the method decides (lib/binding.py)
+        out["idempotent"] = "GET and HEAD only"
+        out["request"] = "the input's method and path, on the chosen service's endpoint"
+    elif service.protocol == "json-1.1":
         out["request"] = f"POST / (X-Amz-Target: {service.target_prefix}.{action.operation})"
     else:
         out["request"] = f"{action.spec('METHOD', 'POST')} {action.spec('PATH')}"
@@ -103,7 +107,8 @@ def render(action: Action) -> str:
     lines += [info["description"], "",
               f"service   {info['service']} ({info['protocol']}, {info['auth']})",
               f"request   {info['request']}",
-              "retries   " + ("safe to retry (idempotent)" if info["idempotent"]
+              "retries   " + (f"safe to retry for {info['idempotent']}" if isinstance(info["idempotent"], str)
+                                 else "safe to retry (idempotent)" if info["idempotent"]
                                  else "not retried once it may have reached the service")]
     if "role" in info:
         lines.append(f"role      {info['role']} (the Builder role the token must have)")

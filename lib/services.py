@@ -42,7 +42,18 @@ class TokenService:
     protocol = "token-json"
 
 
-SERVICES: dict[str, AwsService | TokenService] = {
+@dataclass(frozen=True)
+class PerCallService:
+    """Not an API of its own: each call names the configured service it goes to (http.Request)."""
+
+    name: str
+    title: str
+
+    auth = "per-call"
+    protocol = "per-call"
+
+
+SERVICES: dict[str, AwsService | TokenService | PerCallService] = {
     "iot-jobs-data": AwsService(
         name="iot-jobs-data",
         protocol="rest-json",
@@ -94,4 +105,5 @@ SERVICES: dict[str, AwsService | TokenService] = {
         token_cfg="embedthisToken",
         header_cfg="embedthisAuthHeader",
     ),
+    "http": PerCallService(name="http", title="Raw request to a configured service"),
 }
