@@ -198,3 +198,25 @@ def test_bad_input_is_refused_before_sending(sandbox, body, field):
     result = run_cli("run", "iot.CreateJob", "--input", json.dumps(body))
     assert result.code == 2 and field in result.stderr
     assert {j["jobId"] for j in ok("iot.ListJobs", {})["jobs"]} == {"demo-job-1", "demo-job-2"}  # nothing created
+
+
+def test_watch_job_progress_reports_what_changed_since_the_snapshot_handed_back(sandbox):
+    create_group_job("watched")
+    first = ok("iot.WatchJobProgress", {"jobId": "watched"})
+    assert first["changed"] and not first["finished"] and first["status"] == "IN_PROGRESS"
+    snapshot = first["snapshot"]
+    assert snapshot["counts"]["numberOfQueuedThings"] == 2
+    quiet = ok("iot.WatchJobProgress", {"jobId": "watched", "snapshot": snapshot})
+    assert (quiet["changed"], quiet["changes"]) == (False, [])
+
+    take("demo-device-1")
+    finish("demo-device-1", "watched", "FAILED")
+    moved = ok("iot.WatchJobProgress", {"jobId": "watched", "snapshot": snapshot})
+    assert moved["changed"] and moved["changes"] == ["numberOfFailedThings", "numberOfQueuedThings"]
+    assert moved["failureRate"] == 1.0 and not moved["finished"]
+
+    take("demo-device-2")
+    finish("demo-device-2", "watched")
+    done = ok("iot.WatchJobProgress", {"jobId": "watched", "snapshot": moved["snapshot"]})
+    assert done["finished"] and done["status"] == "COMPLETED" and "status" in done["changes"]
+    assert done["failureRate"] == 0.5
