@@ -15,39 +15,25 @@ import sys
 from .errors import BadInput, ConnectorError
 
 EXIT_INTERNAL = 1
+EXIT_USAGE = 2  # as for bad input: nothing was attempted
 
 # Subcommands that live in their own modules, imported only when used (keeps `run` fast).
-# Each module has add_arguments(parser) and main(args) -> int.
+# Each module has add_arguments(parser) and main(args) -> int; names are relative to this package.
 EXTENSIONS = {
-    "sandbox": ("lib.sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
-    "serve": ("lib.webhooks.cli", "serve webhook-triggered flows"),
-    "events": ("lib.webhooks.events_cli", "list, retry or purge webhook events"),
-    "ipaas": ("lib.sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
-    "docs": ("lib.docs", "write docs/actions.md from component.json and the schemas"),
+    "sandbox": (".sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
+    "serve": (".webhooks.cli", "serve webhook-triggered flows"),
+    "events": (".webhooks.events_cli", "list, retry or purge webhook events"),
+    "ipaas": (".sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
+    "docs": (".docs", "write docs/actions.md from component.json and the schemas"),
+    "watch": (".watch", "run a polling trigger: one JSON line per new item, its snapshot in a state file"),
 }
 
 
 def _read_json_arg(value: str, what: str):
-    """JSON given inline, as @file, or as - for standard input."""
-    source = what
-    try:
-        if value == "-":
-            text, source = sys.stdin.read(), f"{what} (stdin)"
-        elif value.startswith("@"):
-            with open(value[1:], encoding="utf-8") as fh:
-                text, source = fh.read(), f"{what} file {value[1:]}"
-        else:
-            text = value
-    except OSError as exc:
-        raise BadInput(f"cannot read {what} file: {exc.strerror}", field=what, rule="file") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                       field=what, rule="json") from None
-    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, or nesting too deep
-        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else "a number in it is too long"
-        raise BadInput(f"{source} cannot be read: {reason}", field=what, rule="json") from None
+    """JSON given inline, as @file, or as - for standard input (bounded, strict: lib/userjson.py)."""
+    from .userjson import read_json_argument
+
+    return read_json_argument(value, what)
 
 
 def _config(args) -> dict:
@@ -62,6 +48,10 @@ def _config(args) -> dict:
         cfg["emitBehaviour"] = args.emit
     if args.max_pages is not None:
         cfg["maxPages"] = args.max_pages
+    if args.timeout:
+        from .timeouts import parse_cli_timeout
+
+        cfg.update(parse_cli_timeout(args.timeout))
     return cfg
 
 
@@ -166,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emit", choices=("fetchAll", "fetchPage", "emitIndividually"),
                    help="list actions: all pages in one message (default), one page, or one message per item")
     p.add_argument("--max-pages", type=int, help="list actions: stop after this many pages (default 100)")
+    p.add_argument("--timeout", metavar="[CONNECT,]READ",
+                   help="seconds to wait for a connection and for the answer (default 5,30; longer for waiting "
+                        "actions such as embedthis.WaitForTemplate)")
     p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
     p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
     p.set_defaults(func=cmd_run)
@@ -181,15 +174,28 @@ def _run_extension(module_name: str, name: str, argv: list[str]) -> int:
     import importlib
 
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(module_name, __package__)
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(module_name.rsplit(".", 1)[0]):
+        if exc.name and exc.name.startswith(f"{__package__}{module_name.rsplit('.', 1)[0]}"):
             print(f"error: '{name}' is not available in this build", file=sys.stderr)
             return EXIT_INTERNAL
-        raise
+        return _missing_extra(exc, name)
     parser = argparse.ArgumentParser(prog=f"jobs-connector {name}")
     module.add_arguments(parser)
-    return module.main(parser.parse_args(argv))
+    try:
+        return module.main(parser.parse_args(argv))
+    except ModuleNotFoundError as exc:  # a part the subcommand imports only when it needs it
+        return _missing_extra(exc, name)
+
+
+def _missing_extra(exc: ModuleNotFoundError, name: str) -> int:
+    from .extras import missing_extra
+
+    hint = missing_extra(exc, f"'jobs-connector {name}'")
+    if hint is None:
+        raise exc
+    print(f"error: {hint}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,49 @@ def action_section(key: str) -> list[str]:
     return lines
 
 
+def trigger_section(key: str) -> list[str]:
+    from .triggers.registry import get_trigger
+
+    trigger = get_trigger(key)
+    lines = [f"### {key}", "", f"**{cell(trigger.title)}** (polling trigger)", ""]
+    if trigger.deprecated:
+        lines += [f"> **Deprecated:** {trigger.deprecated}", ""]
+    lines += [cell(trigger.description), ""]
+    fields = trigger.entry.get("fields", {})
+    required = set(trigger.config_schema["required"])
+    lines += ["Config fields:", ""]
+    lines += _table(["field", "label", "required", "secret", "note"],
+                    [[code(name), cell(f.get("label")), "yes" if name in required else "",
+                      "yes" if f.get("viewClass") == "PasswordFieldView" else "",
+                      cell(f.get("note") or f.get("placeholder") and f"e.g. {f['placeholder']}")]
+                     for name, f in fields.items()])
+    lines += ["", "Each message:", ""]
+    rows = [[code(path), cell(kind), cell(rules), cell(text)]
+            for path, kind, _required, rules, text in describe.rows(trigger.out_schema)]
+    lines += _table(["field", "type", "rules", "description"], rows)
+    example = getattr(trigger.module, "EXAMPLE_CONFIG", None)
+    if example is not None:
+        lines += ["", "Example:", "", "```sh",
+                  f"jobs-connector watch {key} --config '{json.dumps(example)}' --state {key}.state --every 30s",
+                  "```"]
+    lines.append("")
+    return lines
+
+
+def triggers_section() -> list[str]:
+    keys = list(component().get("triggers", {}))
+    if not keys:
+        return []
+    lines = ["## Triggers", "",
+             f"{len(keys)} polling triggers. Each emits every new or changed item once and keeps a snapshot; "
+             "the same trigger runs on the platform, under `jobs-connector watch` and in a flows file "
+             "([triggers.md](triggers.md)). Every trigger also takes `firstRun` (`emitExisting`, the default, "
+             "or `startFromNow`), `startTime`, `snapshotLimit` and `skipSnapshot`.", ""]
+    for key in keys:
+        lines += trigger_section(key)
+    return lines
+
+
 def render() -> str:
     comp = component()
     keys = list(comp["actions"])
@@ -116,7 +159,12 @@ def render() -> str:
             flag = " (deprecated)" if get_action(key).deprecated else ""
             lines.append(f"  - [{key}](#{anchor(key)}): {get_action(key).title}{flag}")
     lines.append("")
+    lines.append("- [Triggers](#triggers)")
+    for key in comp.get("triggers", {}):
+        lines.append(f"  - [{key}](#{anchor(key)})")
+    lines.append("")
     lines += credentials_section()
+    lines += triggers_section()
     for service, members in services.items():
         lines += [f"## {SERVICE_TITLES.get(service, service)}", ""]
         for key in members:

@@ -11,6 +11,10 @@ EXIT_REJECTED = 3
 EXIT_RETRYABLE = 4
 EXIT_OUTCOME_UNKNOWN = 5
 
+# How much of a service's text an error keeps, counted after its secrets are scrubbed (Redactor.clip).
+MESSAGE_LIMIT = 500
+CODE_LIMIT = 200  # the service's error code and request id
+
 
 class ConnectorError(Exception):
     """Base of every error the connector reports on purpose (never shown as a traceback)."""

@@ -171,4 +171,5 @@ def error_from_response(protocol: str, status: int, headers, content: bytes, *,
         looks_html = content[:200].lstrip().lower().startswith((b"<!doctype", b"<html"))
         message = "the service answered with an HTML error page" if looks_html else "the service refused the request"
     error_type = error_type_for(status, code)
-    return error_type(message[:500], status=status, code=code, request_id=request_id, retry_after=retry_after)
+    # Uncut (the answer is bounded): the runtime scrubs the whole message, then cuts it (MESSAGE_LIMIT).
+    return error_type(message, status=status, code=code, request_id=request_id, retry_after=retry_after)

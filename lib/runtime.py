@@ -22,12 +22,13 @@ from urllib.parse import urlsplit
 
 from . import credentials as creds
 from .binding import Signing
-from .errors import ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
+from .errors import CODE_LIMIT, MESSAGE_LIMIT, ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
 from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
 from .signing import RefreshingSigV4, SigV4, TokenAuth
+from .timeouts import step_timeout
 from .transport import Transport
 from .validation import answer_drift, validate_input
 
@@ -42,6 +43,7 @@ class Target:
     auth: object
     secrets: list[str]
     service: object = None  # AwsService | TokenService
+    timeout: tuple[float, float] | None = None  # (connect, read) seconds; None: the transport's
 
 
 class Trace:
@@ -54,7 +56,7 @@ class Trace:
         lines = [f"> {prepared.method} {prepared.url}  (attempt {attempt})"]
         lines += [f"> {k}: {v}" for k, v in self.redactor.headers(prepared.headers).items()]
         if prepared.body:
-            lines.append(f"> {_clip(prepared.body)}")
+            lines.append(f"> {self.redactor.clip(prepared.body, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def response(self, status: int, headers, content: bytes, attempt: int) -> None:
@@ -69,16 +71,15 @@ class Trace:
             shown = content
         lines = [f"< HTTP {status}"] + [f"< {k}: {v}" for k, v in self.redactor.headers(headers).items()]
         if shown:
-            lines.append(f"< {_clip(shown)}")
+            lines.append(f"< {self.redactor.clip(shown, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def retry(self, error: ConnectorError, delay: float, attempt: int) -> None:
-        self.write(self.redactor.scrub(f"! attempt {attempt} failed ({error.describe()}); retrying in {delay:.2f}s"))
+        failure = self.redactor.clip(error.describe(), MESSAGE_LIMIT)
+        self.write(f"! attempt {attempt} failed ({failure}); retrying in {delay:.2f}s")
 
 
-def _clip(body, limit: int = 4000) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+BODY_LIMIT = 4000  # characters of a request or answer body shown by --verbose, after scrubbing
 
 
 class Runtime:
@@ -92,6 +93,11 @@ class Runtime:
     # -- where a call goes and how it is signed --------------------------------------------------
 
     def target(self, action: Action, cfg: Mapping, body: dict | None = None) -> Target:
+        target = self._target(action, cfg, body)
+        target.timeout = step_timeout(cfg, action.spec("READ_TIMEOUT"), self.transport.timeout)
+        return target
+
+    def _target(self, action: Action, cfg: Mapping, body: dict | None) -> Target:
         binding = action.spec("BINDING")  # an action that picks its service per call (lib/binding.py)
         service = binding.service(body or {}) if binding else action.service
         if service.auth == "sigv4":
@@ -140,17 +146,15 @@ class Runtime:
              warn: Callable[[str], None] | None = None) -> dict:
         binding = action.spec("BINDING")
         request = self.request_for(action, body, target.base_url)
-        if binding:
-            idempotent = binding.idempotent(body)
-        else:
-            idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+        # An action that binds its own request says per call (http.Request: GET and HEAD only).
+        idempotent = binding.idempotent(body) if binding else action.safe_to_repeat
         service = target.service or action.service
         retired_on = getattr(service, "retired_on", None)
         answer = None
         try:
             answer = self.transport.send(request, target.auth, protocol=service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
-                                         observer=observer)
+                                         observer=observer, timeout=target.timeout)
             if binding:
                 page, floats = binding.answer(body, answer)
             else:
@@ -212,12 +216,13 @@ class Runtime:
             yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages,
                                    progress, page_limit, warn)
         except ConnectorError as exc:
-            exc.message = redactor.scrub(exc.message)
+            # Scrub, then cut: the message arrives whole, so no secret straddles the cut.
+            exc.message = redactor.clip(exc.message, MESSAGE_LIMIT)
             exc.args = (exc.message,)
             if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
-                exc.code = redactor.scrub(exc.code)
+                exc.code = redactor.clip(exc.code, CODE_LIMIT)
             if isinstance(exc.request_id, str):  # so is the request id it sends back
-                exc.request_id = redactor.scrub(exc.request_id)
+                exc.request_id = redactor.clip(exc.request_id, CODE_LIMIT)
             raise
 
     def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit,

@@ -185,7 +185,7 @@ class Transport:
         return b"".join(chunks)
 
     def send(self, request: HttpRequest, auth, *, protocol: str, idempotent: bool,
-             retry_unreachable: bool = True, observer=None) -> Answer:
+             retry_unreachable: bool = True, observer=None, timeout: tuple[float, float] | None = None) -> Answer:
         started = self.monotonic()
         host = requests.utils.urlparse(request.url).hostname or "?"
         attempt = 0
@@ -196,7 +196,7 @@ class Transport:
                 observer.request(prepared, attempt)
             error: ConnectorError
             try:
-                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                response = self.session.send(prepared, timeout=timeout or self.timeout, allow_redirects=False,
                                              **self._settings(prepared.url))
                 try:
                     content = self._read(response)

@@ -90,7 +90,7 @@ def test_input_from_file_and_stdin(aws_env, loopback, tmp_path):
 
 def test_missing_input_file(aws_env):
     result = run_cli("run", "iot-jobs-data.GetPendingJobExecutions", "--input", "@/nonexistent/body.json")
-    assert result.code == 2 and "cannot read input file" in result.stderr
+    assert result.code == 2 and "input file /nonexistent/body.json cannot be read" in result.stderr
 
 
 def test_config_flag_supplies_credentials(loopback):

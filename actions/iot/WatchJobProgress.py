@@ -16,6 +16,8 @@ from lib.services import SERVICES
 FINISHED = frozenset({"COMPLETED", "CANCELED"})
 FAILURES = ("numberOfFailedThings", "numberOfRejectedThings", "numberOfTimedOutThings")
 
+# A read (one DescribeJob): asking again changes nothing.
+IDEMPOTENT = True
 EXAMPLE = {"jobId": "firmware-2-1-rollout",
            "snapshot": {"status": "IN_PROGRESS", "counts": {"numberOfQueuedThings": 2}}}
 NOTES = """\

@@ -37,7 +37,11 @@ POLL_SECONDS = 0.2  # how often the idle loop looks at the stop flag and the ste
 SHUTDOWN_GRACE_SECONDS = 30.0  # how long a stop waits for the message in hand (as sailor-jvm)
 
 
-def _default_process(key, msg, cfg, emit):
+def _default_process(key, msg, cfg, emit, snapshot=None):
+    if snapshot is not None:  # a polling trigger (lib/triggers): it reads the step's snapshot, emits a new one
+        from ..triggers.engine import process as poll
+
+        return poll(key, msg, cfg, snapshot, emit)
     from ..runtime import process
 
     process(key, msg, cfg, emit)
@@ -145,8 +149,10 @@ class StepRunner:
                 ended = True
             events.put((kind, data if data is not None else {}))
 
+        # A trigger gets the snapshot as it stands (the step's, then the last one it emitted), as the Node sailor.
+        trigger = {"snapshot": copy.deepcopy(self.snapshot)} if _is_trigger(self.settings.function) else {}
         try:
-            self.process(self.settings.function, payload, copy.deepcopy(self.step.config), emit)
+            self.process(self.settings.function, payload, copy.deepcopy(self.step.config), emit, **trigger)
         except Exception as exc:  # a bug, not a service error: say what, never how (no traceback, no secrets)
             log.error("the step failed unexpectedly: %s", type(exc).__name__)
             emit("error", {"type": "InternalError", "message": f"the step failed unexpectedly ({type(exc).__name__})"})
@@ -223,12 +229,16 @@ def _protocol_version(headers: Mapping) -> int:
         return 1
 
 
+def _is_trigger(function: str) -> bool:
+    return function in component().get("triggers", {})
+
+
 def check_function(settings: Settings) -> None:
-    """ELASTICIO_FUNCTION must name one of our actions."""
-    if settings.function not in component()["actions"]:
-        raise ConfigurationError(f"ELASTICIO_FUNCTION {settings.function!r} is not an action of this component "
-                                 "(`jobs-connector list` shows them)", field="ELASTICIO_FUNCTION",
-                                 rule="unknown-action")
+    """ELASTICIO_FUNCTION must name one of our actions or triggers."""
+    if settings.function not in component()["actions"] and not _is_trigger(settings.function):
+        raise ConfigurationError(f"ELASTICIO_FUNCTION {settings.function!r} is not an action or trigger of this "
+                                 "component (`jobs-connector list` shows the actions, docs/actions.md the triggers)",
+                                 field="ELASTICIO_FUNCTION", rule="unknown-action")
 
 
 def load_step(settings: Settings) -> msgs.StepData:

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..credentials import AwsCredentials
 from ..services import SERVICES as CONNECTOR_SERVICES
-from . import codepipeline, embedthis, iot, iot_jobs_data, panorama, sigv4, spaceone
+from . import admin, codepipeline, embedthis, iot, iot_jobs_data, panorama, sigv4, spaceone
 from .defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
 from .sigv4 import sandbox_credentials
 from .state import Store
@@ -142,6 +142,10 @@ class Sandbox:
     def _route(self, req: Request, now: float) -> Reply:
         if req.raw_path == HEALTH_PATH:
             return Reply(200, {"status": "ok", "services": [*AWS_SERVICES, "spaceone", "embedthis"]})
+        if req.raw_path.startswith(admin.PREFIX):  # queue jobs, change items: what a trigger waits for
+            reply = admin.handle(req, self.store, now)
+            if reply is not None:
+                return reply
         authorization = req.header("authorization") or ""
         if authorization.startswith("AWS4-HMAC-SHA256"):
             scope = sigv4.parse_authorization(authorization)
@@ -212,6 +216,13 @@ class _HttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        # A client that went away (reset, broken pipe, timed out) is not a fault of the sandbox: no traceback,
+        # --quiet or not. Anything else is a bug and keeps socketserver's report.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._connections_lock:

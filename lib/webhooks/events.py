@@ -48,6 +48,9 @@ class Event:
     steps: list = field(default_factory=list)  # [{"action", "output", "finished_at"}] of completed steps
     error: dict | None = None
     history: list = field(default_factory=list)  # one line per failed or interrupted attempt
+    warnings: list = field(default_factory=list)  # [{"step", "action", "warning"}]: answers that drifted
+    handbacks: int = 0  # times a stopping worker handed it back (bounded: see worker.MAX_HANDBACKS)
+    sending: int | None = None  # index of a step not safe to repeat whose request may be on the wire
     updated_at: float = 0.0
     version: int = 0  # compare-and-set counter kept by the store
 
@@ -63,7 +66,17 @@ class Event:
     def to_doc(self) -> str:
         # Field by field, not dataclasses.asdict: its deep copy is the costliest step of accepting an event.
         doc = {name: getattr(self, name) for name in _DOC_FIELDS}
+        if self.steps:  # step outputs may hold secrets: sealed before any store writes them
+            from .sealing import sealed_doc
+
+            doc = sealed_doc(doc)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    def step_outputs(self) -> list:
+        """The completed steps' outputs with their sealed secrets opened (what the next step may use)."""
+        from .sealing import opened
+
+        return [opened(done["output"], self.id) for done in self.steps]
 
     @classmethod
     def from_doc(cls, doc: str | bytes, version: int) -> Event:

@@ -51,7 +51,7 @@ class Intake:
 
     def receive(self, flow_name: str, headers, body: bytes) -> tuple[int, dict]:
         flow = self.flows.get(flow_name)
-        if flow is None:
+        if flow is None or flow.trigger is not None:  # a flow a poll starts has no webhook
             return 404, {"error": f"no flow named '{flow_name}'"}
         now = self.clock()
         try:

@@ -48,6 +48,7 @@ class Service:
         self.server: IntakeServer | None = None
         self.worker: Worker | None = None
         self.consumer = None
+        self.poller = None
 
     def start(self) -> None:
         s = self.settings
@@ -63,6 +64,7 @@ class Service:
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
         if s.web:
+            self._start_poller()
             intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance)
             self.server = IntakeServer((s.host, s.port), intake)
             threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhooks-http",
@@ -76,6 +78,16 @@ class Service:
             for signum, handler in self._previous_handlers.items():
                 signal.signal(signum, handler)
 
+    def _start_poller(self) -> None:
+        """Flows that start from a polling trigger (lib/triggers/flows.py): their items join the queue."""
+        from ..triggers.flows import Poller
+
+        poller = Poller(self.flows, self.queue, runtime=self.runtime)
+        if poller:
+            self.poller = poller
+            poller.start()
+            self.announce(f"polling: {', '.join(f'{f.name} every {f.trigger.every:g}s' for f in poller.flows)}")
+
     def _on_signal(self, signum, frame) -> None:
         self.stop_requested.set()
 
@@ -88,6 +100,8 @@ class Service:
 
     def stop(self) -> None:
         s = self.settings
+        if self.poller:  # first: no new events while the rest shuts down
+            self.poller.stop(timeout=s.shutdown_timeout)
         if self.server:
             if not self.server.drain(timeout=10):
                 log.warning("stopped with requests still unanswered (their senders will retry)")

@@ -19,7 +19,7 @@ def is_idempotent(action: Action) -> bool:
         from tests.support.inputs import input_for
 
         return binding.idempotent(input_for(action))
-    return bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+    return action.safe_to_repeat
 
 
 def service_of(action: Action):
