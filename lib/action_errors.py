@@ -34,9 +34,9 @@ def _service_file(service: str) -> dict:
 def errors_for(action: Action) -> list[dict]:
     """[{code, status, meaning, type, exit, retryable}] in the model's order."""
     data = _service_file(action.service_name)
-    idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+    idempotent = action.safe_to_repeat
     out = []
-    for code in data["operations"].get(action.operation, []):
+    for code in data["operations"].get(action.spec("ERRORS_OF", action.operation), []):
         known = data["errors"].get(code, {})
         status = known.get("status", 400)
         kind = error_type_for(status, code)

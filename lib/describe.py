@@ -68,11 +68,15 @@ def summary(action: Action) -> dict:
         "service": action.service_name,
         "protocol": service.protocol,
         "auth": f"AWS SigV4 (signing name {service.signing_name})" if service.auth == "sigv4"
+        else "the chosen service's (SigV4 or its token header)" if service.auth == "per-call"
         else f"token header ({service.token_env})",
         "idempotent": action.safe_to_repeat,
         **({"check_with": action.spec("CHECK_WITH")} if action.spec("CHECK_WITH") else {}),
     }
-    if service.protocol == "json-1.1":
+    if action.spec("BINDING"):  # http.Request: the method decides (lib/binding.py)
+        out["idempotent"] = "GET and HEAD only"
+        out["request"] = "the input's method and path, on the chosen service's endpoint"
+    elif service.protocol == "json-1.1":
         out["request"] = f"POST / (X-Amz-Target: {service.target_prefix}.{action.operation})"
     else:
         out["request"] = f"{action.spec('METHOD', 'POST')} {action.spec('PATH')}"
@@ -103,6 +107,17 @@ def summary(action: Action) -> dict:
     return out
 
 
+def retries_text(info: dict, code=str) -> str:
+    """What a repeat of this action risks, in one sentence (describe and docs/actions.md)."""
+    if isinstance(info["idempotent"], str):  # http.Request: the method decides
+        return f"safe to retry for {info['idempotent']}; other methods are never sent twice (exit 5)"
+    if info["idempotent"]:
+        return "safe to retry (idempotent)"
+    look = f"; look with {code(info['check_with'])}" if info.get("check_with") else ""
+    return "never sent twice: once the request may have reached the service, the outcome is unknown " \
+           f"(OutcomeUnknown, exit 5){look}"
+
+
 def render(action: Action, width: int | None = None) -> str:
     """The text `describe` prints: full descriptions wrapped to `width` (the terminal's by default), the input
     and output fields in aligned columns, the errors the action can return, an example and a sample output."""
@@ -115,9 +130,7 @@ def render(action: Action, width: int | None = None) -> str:
     lines += _wrap(info["description"], width) + [""]
     facts = [("service", f"{info['service']} ({info['protocol']}, {info['auth']})"),
              ("request", info["request"]),
-             ("retries", "safe to retry (idempotent)" if info["idempotent"]
-              else "never sent twice: once it may have reached the service, the outcome is unknown (exit 5)"
-                   + (f"; look with {info['check_with']}" if info.get("check_with") else ""))]
+             ("retries", retries_text(info))]
     if "role" in info:
         facts.append(("role", f"{info['role']} (the Builder role the token must have)"))
     if "paging" in info:

@@ -69,11 +69,7 @@ def action_section(key: str) -> list[str]:
         lines += [f"> **Deprecated:** {info['deprecated']}", ""]
     lines += [cell(info["description"]), ""]
     lines.append(f"- Request: {code(info['request'])} ({info['protocol']}, {info['auth']})")
-    lines.append("- Retries: " + ("safe to retry (idempotent)" if info["idempotent"]
-                                  else "never sent twice: once the request may have reached the service, the "
-                                       "outcome is unknown (`OutcomeUnknown`, exit 5)"
-                                       + (f"; look with {code(info['check_with'])}" if info.get("check_with")
-                                          else "")))
+    lines.append("- Retries: " + describe.retries_text(info, code))
     if info.get("role"):
         lines.append(f"- Role: {code(info['role'])} (the Builder role the token must have)")
     if info.get("paging"):
@@ -111,6 +107,10 @@ def action_section(key: str) -> list[str]:
 
 
 def errors_section(action, errors: list[dict]) -> list[str]:
+    if not errors and action.service.auth == "per-call":  # http.Request: whichever service it is sent to
+        return ["Errors the service can return: those of the chosen service (see its actions), mapped to the "
+                "same error types and exit codes; a non-GET/HEAD request whose answer never came is "
+                "OutcomeUnknown (exit 5).", ""]
     if not errors:
         return []
     rows = [[code(e["code"]), str(e["status"]), f"{e['type']} (exit {e['exit']}"

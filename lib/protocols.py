@@ -68,7 +68,8 @@ def render_path(template: str, params: dict) -> str:
     return _TEMPLATE_PARAM.sub(fill, template)
 
 
-def _header_value(member: str, value) -> str:
+def header_value(member: str, value) -> str:
+    """A header's text; control characters (CR/LF: header injection) are refused as bad input."""
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     if _CONTROL.search(text):
         raise BadInput(f"input field '{member}' contains control characters, which a header cannot carry",
@@ -96,7 +97,7 @@ def build_request(action: Action, body: dict, base_url: str) -> HttpRequest:
     bound = uri_members | set(query_map) | set(header_map)
     path = render_path(path_template, body)
     query = {query_map[m]: body[m] for m in query_map if m in body}
-    headers = {header_map[m]: _header_value(m, body[m]) for m in header_map if m in body}
+    headers = {header_map[m]: header_value(m, body[m]) for m in header_map if m in body}
     url = base_url + path + (f"?{encode_query(query)}" if query else "")
     payload = {k: v for k, v in body.items() if k not in bound}
 

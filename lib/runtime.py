@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import credentials as creds
+from .binding import Signing
 from .errors import CODE_LIMIT, MESSAGE_LIMIT, ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
 from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
@@ -36,11 +37,12 @@ log = logging.getLogger("jobs_connector")
 
 @dataclass
 class Target:
-    """Where and how one call is sent: the base URL, the request signer and the secrets to hide."""
+    """Where and how one call is sent: the service, its base URL, the request signer and the secrets to hide."""
 
     base_url: str
     auth: object
     secrets: list[str]
+    service: object = None  # AwsService | TokenService
     timeout: tuple[float, float] | None = None  # (connect, read) seconds; None: the transport's
 
 
@@ -90,28 +92,36 @@ class Runtime:
 
     # -- where a call goes and how it is signed --------------------------------------------------
 
-    def target(self, action: Action, cfg: Mapping) -> Target:
-        target = self._target(action, cfg)
+    def target(self, action: Action, cfg: Mapping, body: dict | None = None) -> Target:
+        target = self._target(action, cfg, body)
         target.timeout = step_timeout(cfg, action.spec("READ_TIMEOUT"), self.transport.timeout)
         return target
 
-    def _target(self, action: Action, cfg: Mapping) -> Target:
-        service = action.service
+    def _target(self, action: Action, cfg: Mapping, body: dict | None) -> Target:
+        binding = action.spec("BINDING")  # an action that picks its service per call (lib/binding.py)
+        service = binding.service(body or {}) if binding else action.service
         if service.auth == "sigv4":
             def current() -> creds.AwsCredentials:
                 return creds.resolve_aws_credentials(cfg, self.environ, self.credential_cache)
 
+            signing = binding.signing(body or {}) if binding else Signing()
             aws = current()
-            region = creds.resolve_region(cfg, self.environ)
+            region = signing.region or creds.resolve_region(cfg, self.environ)
+            name = signing.name or service.signing_name
             base = creds.resolve_aws_endpoint(service, cfg, region, self.environ)
             clock = {"clock": self.clock} if self.clock else {}
             if aws.expires_at is None:
-                signer = SigV4(aws, region, service.signing_name, **clock)
+                signer = SigV4(aws, region, name, **clock)
             else:  # checked again before each request is signed
-                signer = RefreshingSigV4(aws, current, region, service.signing_name, **clock)
-            return Target(base, signer, aws.secrets())
+                signer = RefreshingSigV4(aws, current, region, name, **clock)
+            return Target(base, signer, aws.secrets(), service)
         token = creds.resolve_token(service, cfg, self.environ)
-        return Target(token.base_url, TokenAuth(token), token.secrets())
+        return Target(token.base_url, TokenAuth(token), token.secrets(), service)
+
+    @staticmethod
+    def request_for(action: Action, body: dict, base_url: str) -> HttpRequest:
+        binding = action.spec("BINDING")
+        return binding.request(body, base_url) if binding else build_request(action, body, base_url)
 
     def redactor_for(self, action: Action, body: dict, target: Target | None = None) -> Redactor:
         redactor = Redactor(target.secrets if target else ())
@@ -134,15 +144,21 @@ class Runtime:
 
     def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None,
              warn: Callable[[str], None] | None = None) -> dict:
-        request: HttpRequest = build_request(action, body, target.base_url)
-        idempotent = action.safe_to_repeat
-        retired_on = getattr(action.service, "retired_on", None)
+        binding = action.spec("BINDING")
+        request = self.request_for(action, body, target.base_url)
+        # An action that binds its own request says per call (http.Request: GET and HEAD only).
+        idempotent = binding.idempotent(body) if binding else action.safe_to_repeat
+        service = target.service or action.service
+        retired_on = getattr(service, "retired_on", None)
         answer = None
         try:
-            answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
+            answer = self.transport.send(request, target.auth, protocol=service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer, timeout=target.timeout)
-            page, floats = parse_json(answer.content, answer.status)
+            if binding:
+                page, floats = binding.answer(body, answer)
+            else:
+                page, floats = parse_json(answer.content, answer.status)
             # Known before anything is said about the answer: no warning or error may quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))
             paging = action.spec("PAGING")
@@ -162,7 +178,7 @@ class Runtime:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname
                 retired = ServiceRetired(
-                    f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
+                    f"{service.name} was retired by AWS on {retired_on}: its endpoint {host} "
                     f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired")
                 retired.attempts = exc.attempts
                 raise retired from None
@@ -191,7 +207,7 @@ class Runtime:
             body = self.prepare_input(action, body)
             paging = action.spec("PAGING")
             behaviour, max_pages = emit_settings(cfg) if paging else ("fetchPage", 1)
-            target = self.target(action, cfg)
+            target = self.target(action, cfg, body)
             redactor = self.redactor_for(action, body, target)
             observer = Trace(trace, redactor, action.out_schema) if trace else None
             if not paging:
@@ -245,9 +261,9 @@ class Runtime:
         paging = action.spec("PAGING")
         if paging and hasattr(paging, "first_body"):
             body = paging.first_body(body)
-        target = self.target(action, cfg or {})
+        target = self.target(action, cfg or {}, body)
         redactor = self.redactor_for(action, body, target)
-        prepared = self.transport.prepare(build_request(action, body, target.base_url), target.auth)
+        prepared = self.transport.prepare(self.request_for(action, body, target.base_url), target.auth)
         shown_body = None
         if prepared.body:
             text = prepared.body.decode("utf-8") if isinstance(prepared.body, bytes) else prepared.body

@@ -42,7 +42,18 @@ class TokenService:
     protocol = "token-json"
 
 
-SERVICES: dict[str, AwsService | TokenService] = {
+@dataclass(frozen=True)
+class PerCallService:
+    """Not an API of its own: each call names the configured service it goes to (http.Request)."""
+
+    name: str
+    title: str
+
+    auth = "per-call"
+    protocol = "per-call"
+
+
+SERVICES: dict[str, AwsService | TokenService | PerCallService] = {
     "iot-jobs-data": AwsService(
         name="iot-jobs-data",
         protocol="rest-json",
@@ -50,6 +61,14 @@ SERVICES: dict[str, AwsService | TokenService] = {
         endpoint_template="https://data.jobs.iot.{region}.amazonaws.com",
         endpoint_env="IOT_JOBS_DATA",
         api_version="2017-09-29",
+    ),
+    "iot": AwsService(  # the control plane of IoT Jobs: create, watch and cancel jobs for a fleet
+        name="iot",
+        protocol="rest-json",
+        signing_name="iot",
+        endpoint_template="https://iot.{region}.amazonaws.com",
+        endpoint_env="IOT",
+        api_version="2015-05-28",
     ),
     "panorama": AwsService(
         name="panorama",
@@ -86,4 +105,5 @@ SERVICES: dict[str, AwsService | TokenService] = {
         token_cfg="embedthisToken",
         header_cfg="embedthisAuthHeader",
     ),
+    "http": PerCallService(name="http", title="Raw request to a configured service"),
 }

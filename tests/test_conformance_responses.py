@@ -16,6 +16,7 @@ from functools import cache
 import pytest
 import responses
 from botocore.parsers import create_parser
+from botocore.retries.standard import ThrottledRetryableChecker
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
@@ -164,9 +165,13 @@ AUTH_CODES = frozenset({"AccessDeniedException", "UnrecognizedClientException", 
                         "InvalidClientTokenException"})  # CodePipeline: the job worker's secret was refused
 
 
+# botocore's own list (LimitExceededException among them): the codes it backs off and retries.
+BOTOCORE_THROTTLING_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+
 def expected_error(status: int, code: str) -> type[errors.ConnectorError]:
     """The error type a code and status mean, read from their names and HTTP semantics."""
-    if status == 429 or "Throttl" in code or code == "TooManyRequestsException":
+    if status == 429 or "Throttl" in code or code in BOTOCORE_THROTTLING_CODES:
         return errors.Throttled
     if status in (401, 403) or code in AUTH_CODES:
         return errors.AuthError

@@ -30,7 +30,7 @@ from tests.support.cli import run_cli
 from tests.support.inputs import full_input, input_for, last_page, sample_output
 from tests.support.loopback import LoopbackServer, Reply
 from tests.support.rawhttp import RawServer, Respond, free_port
-from tests.support.targets import all_actions, run_action
+from tests.support.targets import all_actions, run_action, service_of
 
 ACTIONS = all_actions()
 AWS_ENV = ("AKIDPLANTEDENV000001", "planted-env-secret-key-0001", "planted-env-session-token-0001")
@@ -86,7 +86,7 @@ def scene(monkeypatch, caplog):
 
         def configure(self, action, base_url: str, source: str, header: str | None = None) -> dict:
             """Credentials planted in the environment or in the step config; the config to run with."""
-            service = action.service
+            service = service_of(action)
             if service.auth == "sigv4":
                 keys = AWS_ENV if source == "env" else AWS_CFG
                 self.planted.add("aws credentials", *keys)

@@ -41,7 +41,9 @@ def aws_operations() -> dict[str, list[str]]:
     for key in action_keys():
         action = get_action(key)
         if action.service.auth == "sigv4":
-            out.setdefault(action.service_name, []).append(action.operation)
+            operation = action.spec("ERRORS_OF", action.operation)  # a bound action: the call underneath
+            if operation not in out.get(action.service_name, []):
+                out.setdefault(action.service_name, []).append(operation)
     return out
 
 
