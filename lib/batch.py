@@ -48,6 +48,9 @@ def check_options(args, cfg: dict) -> None:
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise BadInput(f"--concurrency must be 1 to {MAX_CONCURRENCY}, not {args.concurrency}",
                        field="concurrency", rule="range")
+    if args.output != "json":
+        raise BadInput("--each writes one JSON line per input: leave out --output (or give json)",
+                       field="output", rule="each")
     if args.input != "{}":
         raise BadInput("--each reads its inputs from stdin, one JSON object a line: leave out --input",
                        field="input", rule="each")
@@ -93,8 +96,8 @@ class Batch:
     """Runs one input to one output line and keeps the worst exit code."""
 
     def __init__(self, runtime, action: str, cfg: dict, *, dry_run: bool = False,
-                 trace: Callable[[str], None] | None = None, errors=None):
-        self.runtime, self.action, self.cfg = runtime, action, cfg
+                 trace: Callable[[str], None] | None = None, errors=None, query: Callable = lambda body: body):
+        self.runtime, self.action, self.cfg, self.query = runtime, action, cfg, query
         self.dry_run, self.trace = dry_run, trace
         self.errors = errors if errors is not None else sys.stderr
         self.worst = 0
@@ -109,6 +112,7 @@ class Batch:
             else:
                 [message] = self.runtime.run(self.action, body, self.cfg, trace=self.trace,
                                              warn=lambda text: self._say(number, "warning", text))
+                message = self.query(message)
             return json.dumps(message, separators=(",", ":"), ensure_ascii=False), 0
         except ConnectorError as exc:
             return self._error_line(number, exc.to_dict(), exc.exit_code, exc.describe())
@@ -153,8 +157,9 @@ class Batch:
         return self.worst
 
 
-def main(args, cfg: dict) -> int:
-    """`run ACTION --each`: the options are checked, then stdin is read line by line."""
+def main(args, cfg: dict, query: Callable = lambda body: body) -> int:
+    """`run ACTION --each`: the options are checked, then stdin is read line by line; `query` (--query,
+    compiled) applies to each emitted body."""
     from .registry import get_action
     from .runtime import Runtime
     from .transport import Transport
@@ -163,5 +168,5 @@ def main(args, cfg: dict) -> int:
     get_action(args.action)  # an unknown action is refused once, not once a line
     runtime = Runtime(Transport(pool_size=max(16, args.concurrency)))
     trace = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
-    batch = Batch(runtime, args.action, cfg, dry_run=args.dry_run, trace=trace)
+    batch = Batch(runtime, args.action, cfg, dry_run=args.dry_run, trace=trace, query=query)
     return batch.run(read_inputs(sys.stdin.buffer), sys.stdout, args.concurrency)

@@ -16,39 +16,26 @@ from .batch import add_arguments as batch_arguments
 from .errors import BadInput, ConnectorError
 
 EXIT_INTERNAL = 1
+EXIT_USAGE = 2  # as for bad input: nothing was attempted
 
 # Subcommands that live in their own modules, imported only when used (keeps `run` fast).
-# Each module has add_arguments(parser) and main(args) -> int.
+# Each module has add_arguments(parser) and main(args) -> int; names are relative to this package.
 EXTENSIONS = {
-    "sandbox": ("lib.sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
-    "serve": ("lib.webhooks.cli", "serve webhook-triggered flows"),
-    "events": ("lib.webhooks.events_cli", "list, retry or purge webhook events"),
-    "ipaas": ("lib.sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
-    "docs": ("lib.docs", "write docs/actions.md from component.json and the schemas"),
+    "sandbox": (".sandbox.cli", "run the local emulator of all five APIs on 127.0.0.1"),
+    "serve": (".webhooks.cli", "serve webhook-triggered flows"),
+    "events": (".webhooks.events_cli", "list, retry or purge webhook events"),
+    "ipaas": (".sailor.cli", "run as an integration-platform step (elastic.io sailor protocol)"),
+    "docs": (".docs", "write docs/actions.md from component.json and the schemas"),
+    "watch": (".watch", "run a polling trigger: one JSON line per new item, its snapshot in a state file"),
+    "completion": (".completion", "print a bash or zsh completion script: source <(jobs-connector completion bash)"),
 }
 
 
 def _read_json_arg(value: str, what: str):
-    """JSON given inline, as @file, or as - for standard input."""
-    source = what
-    try:
-        if value == "-":
-            text, source = sys.stdin.read(), f"{what} (stdin)"
-        elif value.startswith("@"):
-            with open(value[1:], encoding="utf-8") as fh:
-                text, source = fh.read(), f"{what} file {value[1:]}"
-        else:
-            text = value
-    except OSError as exc:
-        raise BadInput(f"cannot read {what} file: {exc.strerror}", field=what, rule="file") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                       field=what, rule="json") from None
-    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, or nesting too deep
-        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else "a number in it is too long"
-        raise BadInput(f"{source} cannot be read: {reason}", field=what, rule="json") from None
+    """JSON given inline, as @file, or as - for standard input (bounded, strict: lib/userjson.py)."""
+    from .userjson import read_json_argument
+
+    return read_json_argument(value, what)
 
 
 def _config(args) -> dict:
@@ -63,6 +50,10 @@ def _config(args) -> dict:
         cfg["emitBehaviour"] = args.emit
     if args.max_pages is not None:
         cfg["maxPages"] = args.max_pages
+    if args.timeout:
+        from .timeouts import parse_cli_timeout
+
+        cfg.update(parse_cli_timeout(args.timeout))
     return cfg
 
 
@@ -112,19 +103,30 @@ def cmd_describe(args) -> int:
     from .registry import get_action
 
     action = get_action(args.action)
+    if args.skeleton:
+        from . import skeleton
+
+        print(skeleton.render(action))
+        return 0
     print(json.dumps(describe.summary(action), indent=2) if args.json else describe.render(action))
     return 0
 
 
 def cmd_run(args) -> int:
+    from .cli_hints import paging_flag_warnings
+    from .output import compile_query, formatter
+    from .registry import get_action
     from .runtime import Runtime
 
+    query, show = compile_query(args.query), formatter(args.output)
     if args.each or args.concurrency != 1:  # batch mode: lib/batch.py
         from . import batch
 
-        return batch.main(args, _config(args))
+        return batch.main(args, _config(args), query)
     body = _read_json_arg(args.input, "input")
     cfg = _config(args)
+    for warning in paging_flag_warnings(get_action(args.action), args.emit, args.max_pages):
+        print(warning, file=sys.stderr)
     runtime = Runtime()
     if args.dry_run:
         print(json.dumps(runtime.dry_run(args.action, body, cfg), indent=2))
@@ -141,17 +143,32 @@ def cmd_run(args) -> int:
         for message in runtime.run(args.action, body, cfg, trace=trace, progress=progress,
                                    page_limit=progress.page_limit, warn=warn):
             progress.close_line()
-            out.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
+            out.write(show(query(message)))
             out.flush()
     finally:
         progress.close_line()
     return 0
 
 
+class VersionAction(argparse.Action):
+    """--version: the installed package's version, else lib.__version__ (a checkout run with python -m lib).
+    Looked up only when asked: importlib.metadata is not cheap to import."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .extras import version
+
+        print(f"jobs-connector {version()}")
+        parser.exit()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole command tree; for `command` "run", only the run subcommand's (the cold path of a call
     need not build the others)."""
     parser = argparse.ArgumentParser(prog="jobs-connector", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     others = command != "run"
 
@@ -163,6 +180,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser("describe", help="an action's inputs, outputs and an example")
         p.add_argument("action")
         p.add_argument("--json", action="store_true", help="as JSON")
+        p.add_argument("--skeleton", action="store_true",
+                       help="print an input with every field and a placeholder, ready to fill (valid JSON)")
         p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("run", help="run an action; each emitted message body is one JSON line on stdout")
@@ -175,8 +194,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--emit", choices=("fetchAll", "fetchPage", "emitIndividually"),
                    help="list actions: all pages in one message (default), one page, or one message per item")
     p.add_argument("--max-pages", type=int, help="list actions: stop after this many pages (default 100)")
+    p.add_argument("--timeout", metavar="[CONNECT,]READ",
+                   help="seconds to wait for a connection and for the answer (default 5,30; longer for waiting "
+                        "actions such as embedthis.WaitForTemplate)")
     p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
     p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
+    p.add_argument("--query", "-q", metavar="EXPR", help="a JMESPath expression applied to each emitted body")
+    p.add_argument("--output", "-o", choices=("json", "table", "text"), default="json",
+                   help="json lines (default), a table, or the AWS CLI's tab-separated text")
     batch_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -191,15 +216,28 @@ def _run_extension(module_name: str, name: str, argv: list[str]) -> int:
     import importlib
 
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(module_name, __package__)
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(module_name.rsplit(".", 1)[0]):
+        if exc.name and exc.name.startswith(f"{__package__}{module_name.rsplit('.', 1)[0]}"):
             print(f"error: '{name}' is not available in this build", file=sys.stderr)
             return EXIT_INTERNAL
-        raise
+        return _missing_extra(exc, name)
     parser = argparse.ArgumentParser(prog=f"jobs-connector {name}")
     module.add_arguments(parser)
-    return module.main(parser.parse_args(argv))
+    try:
+        return module.main(parser.parse_args(argv))
+    except ModuleNotFoundError as exc:  # a part the subcommand imports only when it needs it
+        return _missing_extra(exc, name)
+
+
+def _missing_extra(exc: ModuleNotFoundError, name: str) -> int:
+    from .extras import missing_extra
+
+    hint = missing_extra(exc, f"'jobs-connector {name}'")
+    if hint is None:
+        raise exc
+    print(f"error: {hint}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.describe()}", file=sys.stderr)
         if isinstance(exc, BadInput) and exc.field:
             print(f"field: {exc.field}  rule: {exc.rule}", file=sys.stderr)
+        from .cli_hints import hint_for
+
+        if hint_for(exc):
+            print(f"hint: {hint_for(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -81,17 +81,31 @@ def _shared_file(environ: Mapping, env_name: str, default: str) -> str:
     return environ.get(env_name) or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".aws", default)
 
 
+def _shown(path: str, environ: Mapping) -> str:
+    """A shared file's name as the user knows it: as they set it, else ~-relative."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return "~" + path[len(home):] if home and path.startswith(home.rstrip("/") + "/") else path
+
+
 def _profile_files(cfg: Mapping, environ: Mapping) -> tuple[dict[str, str], dict[str, str]]:
-    """The named profile's section in ~/.aws/config and in ~/.aws/credentials."""
+    """The named profile's section in ~/.aws/config and in ~/.aws/credentials. A profile named explicitly
+    (config, --profile, AWS_PROFILE) that is in neither file is an error, as in the AWS CLI."""
     name = _profile_name(cfg, environ)
     from_config: dict[str, str] = {}
-    config = _read_ini(_shared_file(environ, "AWS_CONFIG_FILE", "config"))
+    config_file = _shared_file(environ, "AWS_CONFIG_FILE", "config")
+    config = _read_ini(config_file)
     section = "default" if name == "default" else f"profile {name}"
     for candidate in (section, name):
         if config.has_section(candidate):
             from_config = dict(config.items(candidate))
             break
-    creds = _read_ini(_shared_file(environ, "AWS_SHARED_CREDENTIALS_FILE", "credentials"))
+    credentials_file = _shared_file(environ, "AWS_SHARED_CREDENTIALS_FILE", "credentials")
+    creds = _read_ini(credentials_file)
+    if name != "default" and not from_config and not creds.has_section(name):
+        shown = environ.get("AWS_CONFIG_FILE") or _shown(config_file, environ)
+        also = environ.get("AWS_SHARED_CREDENTIALS_FILE") or _shown(credentials_file, environ)
+        raise ConfigurationError(f"profile '{name}' not found in {shown} (nor in {also})", field="profile",
+                                 rule="profile")
     return from_config, dict(creds.items(name)) if creds.has_section(name) else {}
 
 
@@ -195,24 +209,65 @@ def resolve_aws_credentials(cfg: Mapping, environ: Mapping = os.environ,
         key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
         if key and secret:
             return AwsCredentials(key, secret, environ.get("AWS_SESSION_TOKEN") or None, "environment")
-    # The AWS SDKs' order for a profile: keys in ~/.aws/credentials, its credential_process, keys in ~/.aws/config.
     name = _profile_name(cfg, environ)
     from_config, from_credentials = _profile_files(cfg, environ)
-    found = _profile_keys(from_credentials, name)
-    if found:
-        return found
-    command = from_credentials.get("credential_process") or from_config.get("credential_process")
-    if command:
-        cache = cache or CredentialCache()
-        source = (_shared_file(environ, "AWS_CONFIG_FILE", "config"), name, command)
-        return cache.get(source, lambda: run_credential_process(command, name, environ))
-    found = _profile_keys(from_config, name)
-    if found:
-        return found
-    raise ConfigurationError(
+    if not _needs_role_chain(cfg, {**from_config, **from_credentials}, environ):
+        # The AWS SDKs' order for a profile: keys in ~/.aws/credentials, its credential_process, keys in ~/.aws/config.
+        found = _profile_keys(from_credentials, name)
+        if found:
+            return found
+        command = from_credentials.get("credential_process") or from_config.get("credential_process")
+        if command:
+            cache = cache or CredentialCache()
+            source = (_shared_file(environ, "AWS_CONFIG_FILE", "config"), name, command)
+            return cache.get(source, lambda: run_credential_process(command, name, environ))
+        found = _profile_keys(from_config, name)
+        if found:
+            return found
+    return _role_credentials(cfg, environ, cache or CredentialCache())
+
+
+def _no_credentials() -> ConfigurationError:
+    return ConfigurationError(
         "no AWS credentials: set accessKeyId/secretAccessKey in the step config, AWS_ACCESS_KEY_ID/"
-        "AWS_SECRET_ACCESS_KEY in the environment, or a profile in ~/.aws/credentials (keys or a "
-        "credential_process)", field="accessKeyId", rule="required")
+        "AWS_SECRET_ACCESS_KEY in the environment, a profile in ~/.aws/credentials (keys or a "
+        "credential_process), or a role source (web identity, assume-role or SSO profile, container "
+        "credentials, instance metadata)", field="accessKeyId", rule="required")
+
+
+# Profile settings that make botocore's chain resolve the profile before its own keys would be read.
+_ROLE_SETTINGS = ("role_arn", "web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id")
+
+
+def _needs_role_chain(cfg: Mapping, settings: Mapping, environ: Mapping) -> bool:
+    """True when, in the AWS SDKs' order, a role source comes before the profile's keys: the profile
+    assumes a role or uses SSO, or (no profile given in the config) the environment names a web identity."""
+    if any(settings.get(name) for name in _ROLE_SETTINGS):
+        return True
+    return not _cfg(cfg, "profile") and bool(environ.get("AWS_WEB_IDENTITY_TOKEN_FILE") and environ.get("AWS_ROLE_ARN"))
+
+
+def _role_credentials(cfg: Mapping, environ: Mapping, cache: CredentialCache) -> AwsCredentials:
+    """Web identity, assume-role and SSO profiles, container credentials, IMDS: botocore's chain (the
+    aws-roles extra), imported only here, when nothing static resolved. Kept in `cache` like the
+    credentials of a credential_process, and asked again before they expire."""
+    from . import role_credentials
+
+    if not role_credentials.is_process_environment(environ):
+        raise _no_credentials()
+    profile = _cfg(cfg, "profile")
+    try:
+        region = resolve_region(cfg, environ)
+    except ConfigurationError:
+        region = None  # STS then uses its global endpoint, as botocore does
+
+    def load() -> AwsCredentials:
+        found = role_credentials.resolve(profile, region)
+        if found is None:
+            raise _no_credentials()
+        return found
+
+    return cache.get(("role-chain", profile, region), load)
 
 
 def _profile_keys(settings: Mapping, name: str) -> AwsCredentials | None:
@@ -249,7 +304,11 @@ def checked_base_url(url: str, field: str) -> str:
     """A base URL that is HTTPS, or plain HTTP to a loopback address only; no credentials inside it."""
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         raise ConfigurationError(f"{field} contains spaces or control characters", field=field, rule="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read for its check: a port that is not a number from 0 to 65535 raises
+    except ValueError as exc:  # 'https://[::1' (an unclosed IPv6 bracket), 'http://host:99999', 'https://host:abc'
+        raise ConfigurationError(f"{field} is not a valid URL ({exc})", field=field, rule="url") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(f"{field} must be an absolute https:// URL", field=field, rule="url")
     if parts.username or parts.password:

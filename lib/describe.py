@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 
 from .registry import Action
 
@@ -66,10 +68,15 @@ def summary(action: Action) -> dict:
         "service": action.service_name,
         "protocol": service.protocol,
         "auth": f"AWS SigV4 (signing name {service.signing_name})" if service.auth == "sigv4"
+        else "the chosen service's (SigV4 or its token header)" if service.auth == "per-call"
         else f"token header ({service.token_env})",
-        "idempotent": bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN")),
+        "idempotent": action.safe_to_repeat,
+        **({"check_with": action.spec("CHECK_WITH")} if action.spec("CHECK_WITH") else {}),
     }
-    if service.protocol == "json-1.1":
+    if action.spec("BINDING"):  # http.Request: the method decides (lib/binding.py)
+        out["idempotent"] = "GET and HEAD only"
+        out["request"] = "the input's method and path, on the chosen service's endpoint"
+    elif service.protocol == "json-1.1":
         out["request"] = f"POST / (X-Amz-Target: {service.target_prefix}.{action.operation})"
     else:
         out["request"] = f"{action.spec('METHOD', 'POST')} {action.spec('PATH')}"
@@ -92,42 +99,82 @@ def summary(action: Action) -> dict:
     example = action.spec("EXAMPLE")
     if example is not None:
         out["example"] = example
+    from .action_errors import errors_for
+    from .skeleton import sample
+
+    out["errors"] = errors_for(action)
+    out["sample_output"] = sample(action.out_schema, known=example if isinstance(example, dict) else None)
     return out
 
 
-def render(action: Action) -> str:
+def retries_text(info: dict, code=str) -> str:
+    """What a repeat of this action risks, in one sentence (describe and docs/actions.md)."""
+    if isinstance(info["idempotent"], str):  # http.Request: the method decides
+        return f"safe to retry for {info['idempotent']}; other methods are never sent twice (exit 5)"
+    if info["idempotent"]:
+        return "safe to retry (idempotent)"
+    look = f"; look with {code(info['check_with'])}" if info.get("check_with") else ""
+    return "never sent twice: once the request may have reached the service, the outcome is unknown " \
+           f"(OutcomeUnknown, exit 5){look}"
+
+
+def render(action: Action, width: int | None = None) -> str:
+    """The text `describe` prints: full descriptions wrapped to `width` (the terminal's by default), the input
+    and output fields in aligned columns, the errors the action can return, an example and a sample output."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    width = max(width, 60)  # narrower than this, no column layout can be read anyway
     info = summary(action)
     lines = [f"{info['action']} — {info['title']}"]
     if info.get("deprecated"):
-        lines.append(f"DEPRECATED: {info['deprecated']}")
-    lines += [info["description"], "",
-              f"service   {info['service']} ({info['protocol']}, {info['auth']})",
-              f"request   {info['request']}",
-              "retries   " + ("safe to retry (idempotent)" if info["idempotent"]
-                                 else "not retried once it may have reached the service")]
+        lines += _wrap(f"DEPRECATED: {info['deprecated']}", width)
+    lines += _wrap(info["description"], width) + [""]
+    facts = [("service", f"{info['service']} ({info['protocol']}, {info['auth']})"),
+             ("request", info["request"]),
+             ("retries", retries_text(info))]
     if "role" in info:
-        lines.append(f"role      {info['role']} (the Builder role the token must have)")
+        facts.append(("role", f"{info['role']} (the Builder role the token must have)"))
     if "paging" in info:
-        lines.append(f"paging    {info['paging']}; emit {info['emitBehaviour']}")
+        facts.append(("paging", f"{info['paging']}; emit {info['emitBehaviour']}"))
+    lines += columns(facts, width)
     if "notes" in info:
         lines += ["", info["notes"].strip()]
     lines += ["", "Inputs (* required):"]
-    lines += _table([(("* " if r["required"] else "  ") + r["field"], r["type"], r["rules"], r["description"])
-                     for r in info["inputs"]] or [("  (none)", "", "", "")])
+    lines += columns([(("* " if r["required"] else "  ") + r["field"], r["type"], r["rules"], r["description"])
+                      for r in info["inputs"]] or [("  (none)",)], width)
     lines += ["", "Outputs:"]
-    lines += _table([("  " + r["field"], r["type"], r["rules"], r["description"]) for r in info["outputs"]]
-                    or [("  (empty object)", "", "", "")])
+    lines += columns([("  " + r["field"], r["type"], r["rules"], r["description"]) for r in info["outputs"]]
+                     or [("  (empty object)",)], width)
+    if info["errors"]:
+        lines += ["", "Errors the service can return (code, HTTP status, what the connector reports, meaning):"]
+        lines += columns([("  " + e["code"], str(e["status"]), f"{e['type']} (exit {e['exit']})", e["meaning"])
+                          for e in info["errors"]], width)
     if "example" in info:
         lines += ["", "Example:", f"  jobs-connector run {action.key} --input '{json.dumps(info['example'])}'"]
+    lines += ["", "Sample output (its shape; values are placeholders):"]
+    lines += ["  " + line for line in json.dumps(info["sample_output"], indent=2, ensure_ascii=False).splitlines()]
     return "\n".join(lines)
 
 
-def _table(items) -> list[str]:
-    width = [min(max(len(i[c]) for i in items), 44) for c in range(3)]
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
     out = []
-    for field, kind, rules, doc in items:
-        line = f"{field:<{width[0]}}  {kind:<{width[1]}}  {rules:<{width[2]}}".rstrip()
-        if doc:
-            line += f"  {doc[:100]}{'...' if len(doc) > 100 else ''}"
-        out.append(line)
+    for paragraph in text.splitlines() or [""]:
+        out += textwrap.wrap(paragraph, width, initial_indent=indent, subsequent_indent=indent) or [""]
+    return out
+
+
+def columns(items, width: int, indent: str = "", gap: int = 2) -> list[str]:
+    """Rows of cells in aligned columns; the last column takes the width left and wraps, the others keep
+    their width (at most a third of the line each, wrapped inside it when longer)."""
+    count = max(len(row) for row in items)
+    rows = [tuple(row) + ("",) * (count - len(row)) for row in items]
+    cap = max(12, (width - len(indent)) // 3)
+    widths = [min(max(len(row[c]) for row in rows), cap) for c in range(count - 1)]
+    last = max(width - len(indent) - sum(widths) - gap * (count - 1), 24)
+    out = []
+    for row in rows:
+        cells = [textwrap.wrap(text, w, break_on_hyphens=False) or [""]
+                 for text, w in zip(row, [*widths, last], strict=True)]
+        for i in range(max(len(c) for c in cells)):
+            parts = [(c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, [*widths, last], strict=True)]
+            out.append((indent + (" " * gap).join(parts)).rstrip())
     return out

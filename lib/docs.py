@@ -1,9 +1,10 @@
 """`jobs-connector docs`: write docs/actions.md from component.json and the schemas.
 
 The page says, for every action, what `jobs-connector describe` says (lib/describe.py is the one reader
-of the schemas): title, description, deprecation, role, request, inputs with their rules, outputs and an
-example, plus the credentials form. The output depends only on those files, so a test can regenerate it
-and fail when the checked-in page is stale.
+of the schemas): title, description, deprecation, role, request, inputs with their rules, outputs, an
+example and a sample output, the errors the service can return (lib/action_errors.py) and a platform
+mapping example (lib/mapping_example.py), plus the credentials form. The output depends only on those
+files, so a test can regenerate it and fail when the checked-in page is stale.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 import sys
 
-from . import describe
+from . import action_errors, describe, mapping_example
 from .registry import ROOT, component, get_action
 
 DEFAULT_OUTPUT = os.path.join(ROOT, "docs", "actions.md")
@@ -68,12 +69,15 @@ def action_section(key: str) -> list[str]:
         lines += [f"> **Deprecated:** {info['deprecated']}", ""]
     lines += [cell(info["description"]), ""]
     lines.append(f"- Request: {code(info['request'])} ({info['protocol']}, {info['auth']})")
-    lines.append("- Retries: " + ("safe to retry (idempotent)" if info["idempotent"]
-                                  else "not retried once the request may have reached the service"))
+    lines.append("- Retries: " + describe.retries_text(info, code))
     if info.get("role"):
         lines.append(f"- Role: {code(info['role'])} (the Builder role the token must have)")
     if info.get("paging"):
         lines.append(f"- Paging: {info['paging']}; step fields `emitBehaviour` ({info['emitBehaviour']})")
+    for name, field in (component()["actions"][key].get("fields") or {}).items():
+        if field.get("viewClass") == "SelectView" and isinstance(field.get("model"), str):
+            lines.append(f"- Step field {code(name)} ({cell(field['label'])}): a select list the platform fills "
+                         f"with `selectModel` {code(field['model'])}. {cell(field.get('note', ''))}")
     lines.append("")
     if info.get("notes"):
         lines += [info["notes"].strip(), ""]
@@ -95,6 +99,73 @@ def action_section(key: str) -> list[str]:
     if "example" in info:
         example = json.dumps(info["example"], ensure_ascii=False)
         lines += ["Example:", "", "```sh", f"jobs-connector run {key} --input '{example}'", "```", ""]
+    lines += ["Sample output (its shape from the output schema; values are placeholders or the example's):", "",
+              "```json", json.dumps(info["sample_output"], indent=2, ensure_ascii=False), "```", ""]
+    lines += errors_section(action, info["errors"])
+    lines += mapping_section(action)
+    return lines
+
+
+def errors_section(action, errors: list[dict]) -> list[str]:
+    if not errors and action.service.auth == "per-call":  # http.Request: whichever service it is sent to
+        return ["Errors the service can return: those of the chosen service (see its actions), mapped to the "
+                "same error types and exit codes; a non-GET/HEAD request whose answer never came is "
+                "OutcomeUnknown (exit 5).", ""]
+    if not errors:
+        return []
+    rows = [[code(e["code"]), str(e["status"]), f"{e['type']} (exit {e['exit']}"
+             + (", retried" if e["retryable"] else "") + ")", cell(e["meaning"])] for e in errors]
+    return ["Errors the service can return (source: " + cell(action_errors.source(action)) + "):", "",
+            *_table(["code", "HTTP", "reported as", "meaning"], rows), ""]
+
+
+def mapping_section(action) -> list[str]:
+    source, expression = mapping_example.mapping(action)
+    where = (f"from the output of the step before it, `{source}`" if source
+             else "from values (an earlier step's fields go where the literals are)")
+    return [f"Platform mapping (JSONata, the step's input {where}):", "", "```jsonata", expression, "```", ""]
+
+
+def trigger_section(key: str) -> list[str]:
+    from .triggers.registry import get_trigger
+
+    trigger = get_trigger(key)
+    lines = [f"### {key}", "", f"**{cell(trigger.title)}** (polling trigger)", ""]
+    if trigger.deprecated:
+        lines += [f"> **Deprecated:** {trigger.deprecated}", ""]
+    lines += [cell(trigger.description), ""]
+    fields = trigger.entry.get("fields", {})
+    required = set(trigger.config_schema["required"])
+    lines += ["Config fields:", ""]
+    lines += _table(["field", "label", "required", "secret", "note"],
+                    [[code(name), cell(f.get("label")), "yes" if name in required else "",
+                      "yes" if f.get("viewClass") == "PasswordFieldView" else "",
+                      cell(f.get("note") or f.get("placeholder") and f"e.g. {f['placeholder']}")]
+                     for name, f in fields.items()])
+    lines += ["", "Each message:", ""]
+    rows = [[code(path), cell(kind), cell(rules), cell(text)]
+            for path, kind, _required, rules, text in describe.rows(trigger.out_schema)]
+    lines += _table(["field", "type", "rules", "description"], rows)
+    example = getattr(trigger.module, "EXAMPLE_CONFIG", None)
+    if example is not None:
+        lines += ["", "Example:", "", "```sh",
+                  f"jobs-connector watch {key} --config '{json.dumps(example)}' --state {key}.state --every 30s",
+                  "```"]
+    lines.append("")
+    return lines
+
+
+def triggers_section() -> list[str]:
+    keys = list(component().get("triggers", {}))
+    if not keys:
+        return []
+    lines = ["## Triggers", "",
+             f"{len(keys)} polling triggers. Each emits every new or changed item once and keeps a snapshot; "
+             "the same trigger runs on the platform, under `jobs-connector watch` and in a flows file "
+             "([triggers.md](triggers.md)). Every trigger also takes `firstRun` (`emitExisting`, the default, "
+             "or `startFromNow`), `startTime`, `snapshotLimit` and `skipSnapshot`.", ""]
+    for key in keys:
+        lines += trigger_section(key)
     return lines
 
 
@@ -116,7 +187,12 @@ def render() -> str:
             flag = " (deprecated)" if get_action(key).deprecated else ""
             lines.append(f"  - [{key}](#{anchor(key)}): {get_action(key).title}{flag}")
     lines.append("")
+    lines.append("- [Triggers](#triggers)")
+    for key in comp.get("triggers", {}):
+        lines.append(f"  - [{key}](#{anchor(key)})")
+    lines.append("")
     lines += credentials_section()
+    lines += triggers_section()
     for service, members in services.items():
         lines += [f"## {SERVICE_TITLES.get(service, service)}", ""]
         for key in members:

@@ -11,6 +11,14 @@ EXIT_REJECTED = 3
 EXIT_RETRYABLE = 4
 EXIT_OUTCOME_UNKNOWN = 5
 
+# How much of a service's text an error keeps, counted after its secrets are scrubbed (Redactor.clip).
+MESSAGE_LIMIT = 500
+CODE_LIMIT = 200  # the service's error code and request id
+
+# Server failures after which the service may have acted: retried only for idempotent operations, and an
+# unknown outcome for the others (lib/transport.py; `describe` says so per action without loading HTTP).
+IDEMPOTENT_RETRIED_STATUS = frozenset({500, 502, 504})
+
 
 class ConnectorError(Exception):
     """Base of every error the connector reports on purpose (never shown as a traceback)."""

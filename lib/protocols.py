@@ -67,7 +67,8 @@ def render_path(template: str, params: dict) -> str:
     return _TEMPLATE_PARAM.sub(fill, template)
 
 
-def _header_value(member: str, value) -> str:
+def header_value(member: str, value) -> str:
+    """A header's text; control characters (CR/LF: header injection) are refused as bad input."""
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     if _CONTROL.search(text):
         raise BadInput(f"input field '{member}' contains control characters, which a header cannot carry",
@@ -95,7 +96,7 @@ def build_request(action: Action, body: dict, base_url: str) -> HttpRequest:
     bound = uri_members | set(query_map) | set(header_map)
     path = render_path(path_template, body)
     query = {query_map[m]: body[m] for m in query_map if m in body}
-    headers = {header_map[m]: _header_value(m, body[m]) for m in header_map if m in body}
+    headers = {header_map[m]: header_value(m, body[m]) for m in header_map if m in body}
     url = base_url + path + (f"?{encode_query(query)}" if query else "")
     payload = {k: v for k, v in body.items() if k not in bound}
 
@@ -169,4 +170,5 @@ def error_from_response(protocol: str, status: int, headers, content: bytes, *,
         looks_html = content[:200].lstrip().lower().startswith((b"<!doctype", b"<html"))
         message = "the service answered with an HTML error page" if looks_html else "the service refused the request"
     error_type = error_type_for(status, code)
-    return error_type(message[:500], status=status, code=code, request_id=request_id, retry_after=retry_after)
+    # Uncut (the answer is bounded): the runtime scrubs the whole message, then cuts it (MESSAGE_LIMIT).
+    return error_type(message, status=status, code=code, request_id=request_id, retry_after=retry_after)

@@ -40,6 +40,11 @@ class Redactor:
         text = _SIGNATURE.sub(r"\1" + MASK, text)
         return _CREDENTIAL.sub(r"\1" + MASK, text)
 
+    def clip(self, text: str | bytes, limit: int) -> str:
+        """Scrub, then cut: every secret is masked whole before the text is shortened, so a secret that
+        straddles the cut cannot leave its first half behind (as a cut made first would)."""
+        return cut(self.scrub(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)), limit)
+
     def headers(self, headers) -> dict[str, str]:
         out = {}
         for name, value in headers.items():
@@ -47,6 +52,12 @@ class Redactor:
             out[name] = MASK if name.lower() in _SECRET_HEADERS and not value.startswith("AWS4-") else value
             out[name] = self.scrub(out[name])
         return out
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` shortened to `limit` characters, saying how long it was. Only for text already scrubbed:
+    use Redactor.clip for anything that may hold a secret."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 _NO_SCHEMA: dict = {}  # shared, never changed: what a value without a schema of its own is read with
@@ -97,12 +108,12 @@ def secret_values(data, schema: dict) -> list[str]:
     return found
 
 
-def redact_by_schema(data, schema: dict):
-    """A copy of `data` with every secret field replaced by '***'."""
+def redact_by_schema(data, schema: dict, replace=None):
+    """A copy of `data` with every secret field replaced by '***' (or by `replace(value)`)."""
     if isinstance(schema, dict) and schema.get("x-secret"):
-        return MASK
+        return MASK if replace is None else replace(data)
     if isinstance(data, dict):
-        return {k: redact_by_schema(v, _subschemas(schema, k)) for k, v in data.items()}
+        return {k: redact_by_schema(v, _subschemas(schema, k), replace) for k, v in data.items()}
     if isinstance(data, list):
-        return [redact_by_schema(v, _subschemas(schema, i)) for i, v in enumerate(data)]
+        return [redact_by_schema(v, _subschemas(schema, i), replace) for i, v in enumerate(data)]
     return data

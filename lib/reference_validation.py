@@ -126,13 +126,22 @@ def _sorted_errors(validator, instance) -> list[ValidationError]:
                   key=lambda e: (len(e.absolute_path), list(map(str, e.path)), str(e.validator)))
 
 
+# How many problems one refusal lists: enough to fix a whole message in one go, few enough to read.
+MAX_LISTED_PROBLEMS = 20
+
+
 def refuse_input(schema: dict, body) -> None:
-    """Raise BadInput naming the first problem of a body the schema refuses; return if it is valid."""
+    """Raise BadInput naming every problem (up to MAX_LISTED_PROBLEMS) of a body the schema refuses;
+    its field and rule are the first problem's. Return if the body is valid."""
     errors = _sorted_errors(validator_for(schema), body)
     if errors:
-        field, rule, sentence = _explain(errors[0], "input", schema)
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise BadInput(sentence + more, field=field, rule=rule)
+        explained = [_explain(error, "input", schema) for error in errors[:MAX_LISTED_PROBLEMS]]
+        field, rule, sentence = explained[0]
+        if len(errors) > 1:
+            sentence = f"{len(errors)} problems in the input:" + "".join(f"\n  - {s}" for _, _, s in explained)
+            if len(errors) > MAX_LISTED_PROBLEMS:
+                sentence += f"\n  ... and {len(errors) - MAX_LISTED_PROBLEMS} more"
+        raise BadInput(sentence, field=field, rule=rule)
 
 
 def output_drift(schema: dict, body, limit: int = 10) -> list[str]:

@@ -7,13 +7,25 @@ import importlib.util
 import json
 import os
 from functools import cached_property, lru_cache
+from importlib.resources import files
 from types import ModuleType
 
 from .errors import BadInput
 from .record import Record
 from .services import SERVICES
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def _component_root() -> str:
+    """Where component.json, actions/ and schemas/ are: shipped inside the installed package as its
+    `_component` folder (pyproject maps the repository's top level there), else, in a checkout or an
+    editable install, the repository's top level next to lib/."""
+    shipped = files(__package__).joinpath("_component")
+    if shipped.joinpath("component.json").is_file():
+        return str(shipped)
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+ROOT = _component_root()
 COMPONENT_FILE = os.path.join(ROOT, "component.json")
 
 
@@ -73,8 +85,11 @@ class Action(Record):
     @cached_property
     def module(self) -> ModuleType:
         path = os.path.join(ROOT, self.entry["main"])
-        # Service folders have dashes ('iot-jobs-data'), so modules load by path, not by package name.
-        spec = importlib.util.spec_from_file_location(f"actions.{self.key}", path)
+        # Service folders have dashes ('iot-jobs-data'), so modules load by path, not by package name. They
+        # load as members of this runtime package (`lib` in a checkout, `jobs_connector` when installed), so
+        # an action's `from .paging import Cursor` is this runtime's lib/paging.py whatever its name.
+        name = f"{__package__}.action__{self.service_name.replace('-', '_')}__{self.operation}"
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -82,6 +97,12 @@ class Action(Record):
     def spec(self, name: str, default=None):
         """A declaration of the action module (METHOD, PATH, QUERY, IDEMPOTENT, PAGING, ...)."""
         return getattr(self.module, name, default)
+
+    @property
+    def safe_to_repeat(self) -> bool:
+        """Declared idempotent, or made so by an idempotency token: the one rule every layer that could
+        send a request again (transport, event retries, rebounds, handbacks) asks."""
+        return bool(self.spec("IDEMPOTENT", False) or self.spec("IDEMPOTENCY_TOKEN"))
 
 
 def action_keys() -> list[str]:

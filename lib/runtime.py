@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from . import credentials as creds
-from .errors import ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
+from .binding import Signing
+from .errors import CODE_LIMIT, MESSAGE_LIMIT, ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
 from .paging import emit_settings, get_path
 from .protocols import HttpRequest, build_request, parse_json
 from .record import Record
 from .redact import Redactor, redact_by_schema, secret_values
 from .registry import Action, get_action
 from .signing import RefreshingSigV4, SigV4, TokenAuth
+from .timeouts import step_timeout
 from .transport import Transport
 from .validation import answer_drift, validate_input
 
@@ -34,12 +36,14 @@ log = logging.getLogger("jobs_connector")
 
 
 class Target(Record):
-    """Where and how one call is sent: the base URL, the request signer and the secrets to hide."""
+    """Where and how one call is sent: the service, its base URL, the request signer and the secrets to hide."""
 
-    __slots__ = _fields = ("base_url", "auth", "secrets")
+    __slots__ = _fields = ("base_url", "auth", "secrets", "service", "timeout")
 
-    def __init__(self, base_url: str, auth: object, secrets: list[str]):
-        self.base_url, self.auth, self.secrets = base_url, auth, secrets
+    def __init__(self, base_url: str, auth: object, secrets: list[str], service: object = None,
+                 timeout: tuple[float, float] | None = None):
+        # service: AwsService | TokenService; timeout: (connect, read) seconds, None: the transport's
+        self.base_url, self.auth, self.secrets, self.service, self.timeout = base_url, auth, secrets, service, timeout
 
 
 class Trace:
@@ -52,7 +56,7 @@ class Trace:
         lines = [f"> {prepared.method} {prepared.url}  (attempt {attempt})"]
         lines += [f"> {k}: {v}" for k, v in self.redactor.headers(prepared.headers).items()]
         if prepared.body:
-            lines.append(f"> {_clip(prepared.body)}")
+            lines.append(f"> {self.redactor.clip(prepared.body, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def response(self, status: int, headers, content: bytes, attempt: int) -> None:
@@ -67,16 +71,15 @@ class Trace:
             shown = content
         lines = [f"< HTTP {status}"] + [f"< {k}: {v}" for k, v in self.redactor.headers(headers).items()]
         if shown:
-            lines.append(f"< {_clip(shown)}")
+            lines.append(f"< {self.redactor.clip(shown, BODY_LIMIT)}")
         self.write(self.redactor.scrub("\n".join(lines)))
 
     def retry(self, error: ConnectorError, delay: float, attempt: int) -> None:
-        self.write(self.redactor.scrub(f"! attempt {attempt} failed ({error.describe()}); retrying in {delay:.2f}s"))
+        failure = self.redactor.clip(error.describe(), MESSAGE_LIMIT)
+        self.write(f"! attempt {attempt} failed ({failure}); retrying in {delay:.2f}s")
 
 
-def _clip(body, limit: int = 4000) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+BODY_LIMIT = 4000  # characters of a request or answer body shown by --verbose, after scrubbing
 
 
 class Runtime:
@@ -89,23 +92,36 @@ class Runtime:
 
     # -- where a call goes and how it is signed --------------------------------------------------
 
-    def target(self, action: Action, cfg: Mapping) -> Target:
-        service = action.service
+    def target(self, action: Action, cfg: Mapping, body: dict | None = None) -> Target:
+        target = self._target(action, cfg, body)
+        target.timeout = step_timeout(cfg, action.spec("READ_TIMEOUT"), self.transport.timeout)
+        return target
+
+    def _target(self, action: Action, cfg: Mapping, body: dict | None) -> Target:
+        binding = action.spec("BINDING")  # an action that picks its service per call (lib/binding.py)
+        service = binding.service(body or {}) if binding else action.service
         if service.auth == "sigv4":
             def current() -> creds.AwsCredentials:
                 return creds.resolve_aws_credentials(cfg, self.environ, self.credential_cache)
 
+            signing = binding.signing(body or {}) if binding else Signing()
             aws = current()
-            region = creds.resolve_region(cfg, self.environ)
+            region = signing.region or creds.resolve_region(cfg, self.environ)
+            name = signing.name or service.signing_name
             base = creds.resolve_aws_endpoint(service, cfg, region, self.environ)
             clock = {"clock": self.clock} if self.clock else {}
             if aws.expires_at is None:
-                signer = SigV4(aws, region, service.signing_name, **clock)
+                signer = SigV4(aws, region, name, **clock)
             else:  # checked again before each request is signed
-                signer = RefreshingSigV4(aws, current, region, service.signing_name, **clock)
-            return Target(base, signer, aws.secrets())
+                signer = RefreshingSigV4(aws, current, region, name, **clock)
+            return Target(base, signer, aws.secrets(), service)
         token = creds.resolve_token(service, cfg, self.environ)
-        return Target(token.base_url, TokenAuth(token), token.secrets())
+        return Target(token.base_url, TokenAuth(token), token.secrets(), service)
+
+    @staticmethod
+    def request_for(action: Action, body: dict, base_url: str) -> HttpRequest:
+        binding = action.spec("BINDING")
+        return binding.request(body, base_url) if binding else build_request(action, body, base_url)
 
     def redactor_for(self, action: Action, body: dict, target: Target | None = None) -> Redactor:
         redactor = Redactor(target.secrets if target else ())
@@ -128,15 +144,21 @@ class Runtime:
 
     def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None,
              warn: Callable[[str], None] | None = None) -> dict:
-        request: HttpRequest = build_request(action, body, target.base_url)
-        idempotent = bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
-        retired_on = getattr(action.service, "retired_on", None)
+        binding = action.spec("BINDING")
+        request = self.request_for(action, body, target.base_url)
+        # An action that binds its own request says per call (http.Request: GET and HEAD only).
+        idempotent = binding.idempotent(body) if binding else action.safe_to_repeat
+        service = target.service or action.service
+        retired_on = getattr(service, "retired_on", None)
         answer = None
         try:
-            answer = self.transport.send(request, target.auth, protocol=action.service.protocol,
+            answer = self.transport.send(request, target.auth, protocol=service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
-                                         observer=observer)
-            page, floats = parse_json(answer.content, answer.status)
+                                         observer=observer, timeout=target.timeout)
+            if binding:
+                page, floats = binding.answer(body, answer)
+            else:
+                page, floats = parse_json(answer.content, answer.status)
             # Known before anything is said about the answer: no warning or error may quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))
             paging = action.spec("PAGING")
@@ -156,7 +178,7 @@ class Runtime:
             if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
                 host = urlsplit(request.url).hostname
                 retired = ServiceRetired(
-                    f"{action.service_name} was retired by AWS on {retired_on}: its endpoint {host} "
+                    f"{service.name} was retired by AWS on {retired_on}: its endpoint {host} "
                     f"cannot be reached ({exc.message.split(' (')[0]})", code="ServiceRetired")
                 retired.attempts = exc.attempts
                 raise retired from None
@@ -185,7 +207,7 @@ class Runtime:
             body = self.prepare_input(action, body)
             paging = action.spec("PAGING")
             behaviour, max_pages = emit_settings(cfg) if paging else ("fetchPage", 1)
-            target = self.target(action, cfg)
+            target = self.target(action, cfg, body)
             redactor = self.redactor_for(action, body, target)
             observer = Trace(trace, redactor, action.out_schema) if trace else None
             if not paging:
@@ -194,12 +216,13 @@ class Runtime:
             yield from self._pages(action, paging, body, target, redactor, observer, behaviour, max_pages,
                                    progress, page_limit, warn)
         except ConnectorError as exc:
-            exc.message = redactor.scrub(exc.message)
+            # Scrub, then cut: the message arrives whole, so no secret straddles the cut.
+            exc.message = redactor.clip(exc.message, MESSAGE_LIMIT)
             exc.args = (exc.message,)
             if isinstance(exc.code, str):  # the service's code is its text too: it could echo a secret
-                exc.code = redactor.scrub(exc.code)
+                exc.code = redactor.clip(exc.code, CODE_LIMIT)
             if isinstance(exc.request_id, str):  # so is the request id it sends back
-                exc.request_id = redactor.scrub(exc.request_id)
+                exc.request_id = redactor.clip(exc.request_id, CODE_LIMIT)
             raise
 
     def _pages(self, action, paging, body, target, redactor, observer, behaviour, max_pages, progress, page_limit,
@@ -238,9 +261,9 @@ class Runtime:
         paging = action.spec("PAGING")
         if paging and hasattr(paging, "first_body"):
             body = paging.first_body(body)
-        target = self.target(action, cfg or {})
+        target = self.target(action, cfg or {}, body)
         redactor = self.redactor_for(action, body, target)
-        prepared = self.transport.prepare(build_request(action, body, target.base_url), target.auth)
+        prepared = self.transport.prepare(self.request_for(action, body, target.base_url), target.auth)
         shown_body = None
         if prepared.body:
             text = prepared.body.decode("utf-8") if isinstance(prepared.body, bytes) else prepared.body

@@ -43,7 +43,18 @@ class TokenService(Frozen):
     protocol = "token-json"
 
 
-SERVICES: dict[str, AwsService | TokenService] = {
+class PerCallService(Frozen):
+    """Not an API of its own: each call names the configured service it goes to (http.Request)."""
+
+    __slots__ = _fields = ("name", "title")
+    auth = "per-call"
+    protocol = "per-call"
+
+    def __init__(self, name: str, title: str):
+        self._set(name=name, title=title)
+
+
+SERVICES: dict[str, AwsService | TokenService | PerCallService] = {
     "iot-jobs-data": AwsService(
         name="iot-jobs-data",
         protocol="rest-json",
@@ -51,6 +62,14 @@ SERVICES: dict[str, AwsService | TokenService] = {
         endpoint_template="https://data.jobs.iot.{region}.amazonaws.com",
         endpoint_env="IOT_JOBS_DATA",
         api_version="2017-09-29",
+    ),
+    "iot": AwsService(  # the control plane of IoT Jobs: create, watch and cancel jobs for a fleet
+        name="iot",
+        protocol="rest-json",
+        signing_name="iot",
+        endpoint_template="https://iot.{region}.amazonaws.com",
+        endpoint_env="IOT",
+        api_version="2015-05-28",
     ),
     "panorama": AwsService(
         name="panorama",
@@ -87,4 +106,5 @@ SERVICES: dict[str, AwsService | TokenService] = {
         token_cfg="embedthisToken",
         header_cfg="embedthisAuthHeader",
     ),
+    "http": PerCallService(name="http", title="Raw request to a configured service"),
 }

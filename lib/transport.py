@@ -24,7 +24,14 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .errors import ConfigurationError, ConnectorError, NetworkError, OutcomeUnknown, UnexpectedResponse
+from .errors import (
+    IDEMPOTENT_RETRIED_STATUS,
+    ConfigurationError,
+    ConnectorError,
+    NetworkError,
+    OutcomeUnknown,
+    UnexpectedResponse,
+)
 from .protocols import HttpRequest, error_from_response
 from .record import Record
 
@@ -34,7 +41,6 @@ ALWAYS_RETRIED_STATUS = frozenset({429, 503})
 SETTINGS_ENVIRONMENT = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
                         *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
                         *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")))
-IDEMPOTENT_RETRIED_STATUS = frozenset({500, 502, 504})
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
 
@@ -233,7 +239,7 @@ class Transport:
                                   status=response.status_code)
 
     def send(self, request: HttpRequest, auth, *, protocol: str, idempotent: bool,
-             retry_unreachable: bool = True, observer=None) -> Answer:
+             retry_unreachable: bool = True, observer=None, timeout: tuple[float, float] | None = None) -> Answer:
         started = self.monotonic()
         host = requests.utils.urlparse(request.url).hostname or "?"
         attempt = 0
@@ -244,7 +250,7 @@ class Transport:
                 observer.request(prepared, attempt)
             error: ConnectorError
             try:
-                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                response = self.session.send(prepared, timeout=timeout or self.timeout, allow_redirects=False,
                                              **self._settings(prepared.url))
                 try:
                     content = self._read(response)

@@ -24,7 +24,12 @@ REGION = "eu-west-1"
 _AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
              "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
              "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_CA_BUNDLE",
-             "SPACEONE_ENDPOINT", "SPACEONE_API_KEY", "EMBEDTHIS_ENDPOINT", "EMBEDTHIS_TOKEN")
+             "SPACEONE_ENDPOINT", "SPACEONE_API_KEY", "EMBEDTHIS_ENDPOINT", "EMBEDTHIS_TOKEN",
+             # The role sources (lib/role_credentials.py): none of the machine's may answer a test.
+             "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS",
+             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+             "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+             "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +40,11 @@ def clean_env(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    # The webhook sealing key: a fresh one per test, never the developer's (~/.config/jobs-connector).
+    monkeypatch.delenv("JOBS_CONNECTOR_SEALING_KEY", raising=False)
+    monkeypatch.delenv("JOBS_CONNECTOR_SEALING_KEY_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # a test that wants IMDS starts its own fake
 
 
 @pytest.fixture

@@ -70,13 +70,17 @@ def drifts(action) -> dict[str, dict]:
     return out
 
 
-CASES = [(action, kind, answer) for action in all_actions() for kind, answer in drifts(action).items()]
+# Actions that bind their own request (lib/binding.py) emit their own reading of the answer (http.Request
+# wraps it in {status, headers, body}; iot.WatchJobProgress compares it with a snapshot): "as sent" is
+# theirs to prove (tests/test_http_request.py, tests/test_sandbox_iot_fleet.py).
+AS_SENT = [action for action in all_actions() if not action.spec("BINDING")]
+CASES = [(action, kind, answer) for action in AS_SENT for kind, answer in drifts(action).items()]
 
 
 def test_every_kind_of_drift_is_exercised_somewhere():
     kinds = {kind for _, kind, _ in CASES}
     assert kinds == {"new enum value", "too long", "missing required", "extra member"}
-    assert len({action.key for action, _, _ in CASES}) == len(all_actions())
+    assert len({action.key for action, _, _ in CASES}) == len(AS_SENT)
 
 
 @pytest.mark.parametrize("action,kind,answer", CASES, ids=[f"{a.key}-{k}" for a, k, _ in CASES])

@@ -1,6 +1,7 @@
 """Bad input is refused with exit 2, a message naming the field and the rule, and no request sent."""
 
 import json
+import os
 
 import pytest
 
@@ -96,3 +97,106 @@ def test_secret_field_values_are_not_echoed(aws_env, loopback):
         validate_input(schema, {"key": "SECRET-VALUE-123"})
     assert "SECRET-VALUE-123" not in str(caught.value)
     assert caught.value.field == "key"
+
+
+# -- files, endpoints and JSON refused cleanly: exit 2, the file or field named, the reason, nothing sent ----------
+
+OVERSIZED = 16 * 1024 * 1024 + 1
+
+
+def _bad_files(tmp_path) -> dict:
+    """name -> (path, words of the reason)"""
+    (tmp_path / "binary.json").write_bytes(b'{"thingName": "t"}\x00\x01\x02')
+    (tmp_path / "latin1.json").write_bytes('{"thingName": "pompe-\u00e9"}'.encode("latin-1"))
+    with open(tmp_path / "huge.json", "wb") as fh:
+        fh.truncate(OVERSIZED)  # sparse: no time spent writing it
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "a-directory").mkdir()
+    return {
+        "binary": (tmp_path / "binary.json", "is binary"),
+        "not UTF-8": (tmp_path / "latin1.json", "is not UTF-8 text"),
+        "oversized": (tmp_path / "huge.json", "is larger than 16 MiB"),
+        "endless device": ("/dev/urandom", "is not a regular file"),
+        "FIFO": (tmp_path / "fifo", "is not a regular file"),
+        "directory": (tmp_path / "a-directory", "is not a regular file"),
+        "missing": (tmp_path / "missing.json", "cannot be read: No such file or directory"),
+    }
+
+
+@pytest.mark.parametrize("option", ["--input", "--config"])
+def test_unusable_files_are_refused_naming_the_file_and_the_reason(aws_env, loopback, tmp_path, option):
+    for case, (path, reason) in _bad_files(tmp_path).items():
+        other = "--config" if option == "--input" else "--input"
+        other_value = json.dumps({"endpoint": loopback.url}) if other == "--config" else json.dumps(VALID)
+        result = run_cli("run", UPDATE, option, f"@{path}", other, other_value)
+        assert result.code == 2, (case, result.stderr)
+        what = option.lstrip("-")
+        assert f"{what} file {path} {reason}" in result.stderr, (case, result.stderr)
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert loopback.requests == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "https://[::1", "https://host:abc", "https://[::1]:-1"])
+def test_malformed_endpoints_are_configuration_errors(aws_env, loopback, monkeypatch, url):
+    result = run_cli("run", UPDATE, "--input", json.dumps(VALID), "--endpoint", url)
+    assert result.code == 2 and "ConfigurationError" in result.stderr, result.stderr
+    assert "field: endpoint  rule: url" in result.stderr and "is not a valid URL" in result.stderr
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", url)
+    assert "field: AWS_ENDPOINT_URL_IOT_JOBS_DATA  rule: url" in run_cli("run", UPDATE, "--input",
+                                                                          json.dumps(VALID)).stderr
+    spaceone = run_cli("run", "spaceone.GetJob", "--input", json.dumps({"job_id": "job-1"}), "--config",
+                       json.dumps({"spaceoneEndpoint": url, "spaceoneApiKey": "test-api-token-not-real-0000"}))
+    assert spaceone.code == 2 and "field: spaceoneEndpoint  rule: url" in spaceone.stderr, spaceone.stderr
+    assert loopback.requests == []
+
+
+def test_duplicate_keys_are_refused_naming_the_key(aws_env, loopback, tmp_path):
+    twice = '{"thingName": "pump-7", "jobId": "job-1", "status": "SUCCEEDED", "status": "FAILED"}'
+    result = run_cli("run", UPDATE, "--input", twice, "--endpoint", loopback.url)
+    assert result.code == 2 and "gives the key 'status' twice" in result.stderr
+    assert "field: status  rule: duplicate-key" in result.stderr
+    nested = json.dumps(VALID)[:-1] + ', "statusDetails": {"k": "a", "k": "b"}}'
+    config = tmp_path / "config.json"
+    config.write_text(f'{{"endpoint": "{loopback.url}", "region": "eu-west-1", "region": "us-east-1"}}')
+    assert "gives the key 'k' twice" in run_cli("run", UPDATE, "--input", nested, "--endpoint", loopback.url).stderr
+    from_file = run_cli("run", UPDATE, "--input", json.dumps(VALID), "--config", f"@{config}")
+    assert from_file.code == 2 and f"config file {config} gives the key 'region' twice" in from_file.stderr
+    assert loopback.requests == []
+
+
+def test_the_sandbox_shows_no_traceback_for_clients_that_go_away(tmp_path):
+    import re
+    import signal
+    import socket
+    import struct
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    log = tmp_path / "sandbox.log"
+    with open(log, "w") as err:
+        process = subprocess.Popen([sys.executable, "-m", "lib", "sandbox", "--port", "0", "--quiet"], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)", process.stdout.readline()).group(1))
+
+        def reset_after(data: bytes, read_first: bool = False) -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(data)
+                if read_first:
+                    time.sleep(0.2)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+
+        head = b"POST /identity/v2/job/get HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        reset_after(head + b"Content-Length: 1000\r\n\r\n{\"job")  # gone in the middle of the body
+        reset_after(b"GET /things/demo-thing/jobs HTTP/1.1\r\nHost: x\r\n")  # gone in the middle of the head
+        for _ in range(20):  # gone before reading the answer
+            reset_after(head + b"Content-Length: 2\r\n\r\n{}", read_first=True)
+        time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+    stderr = log.read_text()
+    assert "Traceback" not in stderr and "ConnectionResetError" not in stderr, stderr

@@ -21,7 +21,8 @@ def test_list_shows_every_action():
     assert [a["action"] for a in as_json] == listed
 
 
-def test_describe_shows_inputs_rules_outputs_and_example():
+def test_describe_shows_inputs_rules_outputs_and_example(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # describe wraps to the terminal: a wide one keeps each rule on one line
     result = run_cli("describe", "iot-jobs-data.UpdateJobExecution")
     assert result.code == 0
     out = result.stdout
@@ -90,7 +91,7 @@ def test_input_from_file_and_stdin(aws_env, loopback, tmp_path):
 
 def test_missing_input_file(aws_env):
     result = run_cli("run", "iot-jobs-data.GetPendingJobExecutions", "--input", "@/nonexistent/body.json")
-    assert result.code == 2 and "cannot read input file" in result.stderr
+    assert result.code == 2 and "input file /nonexistent/body.json cannot be read" in result.stderr
 
 
 def test_config_flag_supplies_credentials(loopback):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from lib.registry import ROOT as REGISTRY_ROOT
 from lib.registry import component, get_action
 from lib.sailor.fields import EMIT_FIELDS, paging_action_keys, with_emit_fields
 from lib.services import SERVICES, TokenService
@@ -71,9 +74,14 @@ def test_emit_behaviour_options_are_the_runtime_ones():
     assert tuple(EMIT_FIELDS["emitBehaviour"]["model"]) == EMIT_BEHAVIOURS
 
 
-def test_no_triggers_are_claimed():
-    # The connector has no polling triggers; webhook flows are served by `jobs-connector serve`, not the platform.
-    assert component()["triggers"] == {}
+def test_triggers_have_the_elasticio_polling_shape():
+    triggers = component()["triggers"]
+    assert len(triggers) == 5
+    for key, entry in triggers.items():
+        assert entry["type"] == "polling" and entry["title"] and entry["description"], key
+        assert os.path.exists(os.path.join(REGISTRY_ROOT, entry["main"])), key
+        assert os.path.exists(os.path.join(REGISTRY_ROOT, entry["metadata"]["out"])), key
+        assert set(entry["fields"]) >= {"startTime", "snapshotLimit", "skipSnapshot"}, key
 
 
 def test_every_action_has_a_title_and_description_for_the_platform():

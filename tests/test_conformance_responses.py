@@ -16,6 +16,7 @@ from functools import cache
 import pytest
 import responses
 from botocore.parsers import create_parser
+from botocore.retries.standard import ThrottledRetryableChecker
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from tests.support.aws_model import aws_action_keys, error_code, error_status, o
 from tests.support.hypothesis_profiles import GENERATED_CASES, conformance_settings
 from tests.support.loopback import Reply
 from tests.support.strategies import input_strategy, shape_strategy
+from tests.support.targets import is_idempotent
 
 KEYS = aws_action_keys()
 ENDPOINT = "http://127.0.0.1:9"
@@ -139,8 +141,9 @@ def test_generated_answers_over_real_http(aws_env, loopback):
                                      for r in loopback.requests)
 
 
-def test_an_answer_outside_the_model_is_refused(aws_env):
-    """The check above can fail: a member of the wrong type is an unexpected response."""
+def test_an_answer_outside_the_model_is_emitted_with_a_warning(aws_env):
+    """The check above can fail: a member of the wrong type is drift, named in a warning; the answer is
+    the service's word and is emitted as sent."""
     key = next(k for k in KEYS if operation_model(k).output_shape is not None
                and operation_model(k).output_shape.members)
     shape = operation_model(key).output_shape
@@ -148,8 +151,9 @@ def test_an_answer_outside_the_model_is_refused(aws_env):
     wrong = 12345 if member.type_name in ("string", "structure", "list", "map", "blob", "boolean") else "text"
     with responses.RequestsMock() as mock:
         serve(mock, key, 200, {name: wrong})
-        with pytest.raises(errors.UnexpectedResponse, match=name):
-            list(Runtime().run(key, any_input(key), CFG))
+        warnings = []
+        assert list(Runtime().run(key, any_input(key), CFG, warn=warnings.append)) == [{name: wrong}]
+    assert len(warnings) == 1 and name in warnings[0]
 
 
 # --- modelled errors -------------------------------------------------------------------------------
@@ -161,9 +165,13 @@ AUTH_CODES = frozenset({"AccessDeniedException", "UnrecognizedClientException", 
                         "InvalidClientTokenException"})  # CodePipeline: the job worker's secret was refused
 
 
+# botocore's own list (LimitExceededException among them): the codes it backs off and retries.
+BOTOCORE_THROTTLING_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+
 def expected_error(status: int, code: str) -> type[errors.ConnectorError]:
     """The error type a code and status mean, read from their names and HTTP semantics."""
-    if status == 429 or "Throttl" in code or code == "TooManyRequestsException":
+    if status == 429 or "Throttl" in code or code in BOTOCORE_THROTTLING_CODES:
         return errors.Throttled
     if status in (401, 403) or code in AUTH_CODES:
         return errors.AuthError
@@ -209,9 +217,12 @@ def test_modelled_error_maps_to_its_type(key, code, status, carrier, aws_env, no
         with pytest.raises(errors.ConnectorError) as caught:
             list(Runtime().run(key, any_input(key), CFG))
     error = caught.value
-    assert type(error) is expected_error(status, code), f"{code} ({status}) -> {type(error).__name__}"
+    expected = expected_error(status, code)
+    if status in (500, 502, 504) and expected is not errors.Throttled and not is_idempotent(get_action(key)):
+        expected = errors.OutcomeUnknown  # the service failed mid-way: it may have acted, so it is not repeated
+    assert type(error) is expected, f"{code} ({status}) -> {type(error).__name__}"
     assert (error.status, error.code, error.request_id) == (status, code, "req-0001")
-    assert error.message == f"{code} happened"
+    assert f"{code} happened" in error.message
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), [

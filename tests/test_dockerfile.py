@@ -1,6 +1,7 @@
-"""The Dockerfile's essentials, read statically (no Docker engine here): slim Python base, runtime-only
-requirements, everything it copies exists, a non-root user, the runner as entry point. And the
-requirements split: the image's file has no test packages, `requirements.txt` still installs it all."""
+"""The Dockerfile's essentials, read statically (no Docker engine here): slim Python base, the built wheel
+with the `ipaas` extra only (pinned by the runtime requirements), everything it copies exists, a non-root
+user, the runner as entry point. And the requirements split: the runtime file has no test packages,
+`requirements.txt` still installs it all."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TEST_ONLY = {"pytest", "responses", "botocore", "boto3", "hypothesis", "ruff", "moto"}
+TEST_ONLY = {"pytest", "responses", "boto3", "hypothesis", "ruff", "moto", "awscli", "bandit", "pip-audit"}
 IMPORT_TO_DIST = {"aws_requests_auth": "aws-requests-auth", "jsonschema_rs": "jsonschema-rs",
                   "jsonata": "jsonata-python", "yaml": "pyyaml"}
 
@@ -41,8 +42,8 @@ def requirement_names(path: str) -> dict[str, str]:
 
 
 def test_base_image_is_slim_python_311():
-    [(_, base)] = [i for i in instructions() if i[0] == "FROM"]
-    assert base == "python:3.11-slim"
+    bases = [rest.split()[0] for word, rest in instructions() if word == "FROM"]
+    assert bases and set(bases) == {"python:3.11-slim"}
 
 
 def test_runs_as_a_non_root_user_after_the_last_install():
@@ -59,20 +60,39 @@ def test_entry_point_is_the_platform_runner():
     [(_, entry)] = [i for i in instructions() if i[0] == "ENTRYPOINT"]
     assert json.loads(entry) == ["jobs-connector", "ipaas"]
     pyproject = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))
-    assert pyproject["project"]["scripts"]["jobs-connector"] == "lib.cli:main"
+    assert pyproject["project"]["scripts"]["jobs-connector"] == "jobs_connector.cli:main"
 
 
-def test_installs_runtime_requirements_only_and_copies_what_exists():
+def final_stage() -> list[tuple[str, str]]:
     steps = instructions()
-    runs = " ".join(rest for word, rest in steps if word == "RUN")
-    assert "-r requirements-runtime.txt" in runs
-    assert not re.search(r"(?<![\w-])requirements\.txt", runs), "the image must not install the test packages"
-    for word, rest in steps:
-        if word == "COPY":
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+def test_the_image_installs_the_built_wheel_with_the_ipaas_extra_only():
+    steps = instructions()
+    build_runs = " ".join(rest for word, rest in steps[:len(steps) - len(final_stage())] if word == "RUN")
+    assert "pip wheel --no-deps" in build_runs
+    [install] = [rest for word, rest in final_stage() if word == "RUN" and "pip install" in rest]
+    wheel = re.search(r'"[^"]*jobs_connector-\*\.whl\)?\[([a-z,-]+)\]"', install)
+    assert wheel, install
+    assert wheel.group(1) == "ipaas"
+    assert "-c /tmp/constraints.txt" in install  # the pinned versions
+    assert not re.search(r"(?<![\w-])requirements\.txt", install), "the image must not install the test packages"
+    assert " -e " not in install and "-r " not in install
+    copies = [rest for word, rest in final_stage() if word == "COPY"]
+    assert ["requirements-runtime.txt", "/tmp/constraints.txt"] in [c.split() for c in copies]
+    # The final image holds no source tree: only the wheel's installed package.
+    assert all(c.startswith("--from=build") or c.startswith("requirements-runtime.txt") for c in copies), copies
+
+
+def test_everything_copied_exists():
+    for word, rest in instructions():
+        if word == "COPY" and not rest.startswith("--from="):
             *sources, _dest = rest.split()
             for source in sources:
                 assert os.path.exists(os.path.join(ROOT, source)), f"COPY {source}: not in the repository"
-    copied = " ".join(rest for word, rest in steps if word == "COPY")
+    copied = " ".join(rest for word, rest in instructions() if word == "COPY")
     for needed in ("component.json", "lib", "actions", "schemas", "pyproject.toml"):
         assert needed in copied
 
@@ -81,7 +101,7 @@ def test_runtime_requirements_have_no_test_packages_and_are_pinned():
     runtime = requirement_names("requirements-runtime.txt")
     assert not TEST_ONLY & set(runtime)
     assert all(runtime.values()), "pin every runtime requirement with =="
-    assert {"pika", "cryptography", "requests"} <= set(runtime)
+    assert {"pika", "cryptography", "requests", "botocore"} <= set(runtime)
 
 
 def test_requirements_txt_installs_the_runtime_and_the_tests():

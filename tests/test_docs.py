@@ -31,7 +31,7 @@ def test_inputs_show_type_required_and_rules():
     section = text.split("### iot-jobs-data.UpdateJobExecution\n", 1)[1].split("\n### ", 1)[0]
     assert "| `thingName` | string | yes | min length 1, max length 128" in section
     assert "| `status` | string | yes | one of QUEUED \\| IN_PROGRESS" in section  # pipes escaped
-    assert "Retries: not retried" in section
+    assert "Retries: never sent twice" in section and "look with `iot-jobs-data.DescribeJobExecution`" in section
 
 
 def test_deprecation_role_and_example_are_shown(monkeypatch):
@@ -63,3 +63,15 @@ def test_cli_check_and_write(tmp_path):
     target.write_text("stale", encoding="utf-8")
     result = run_cli("docs", "--check", "--output", str(target))
     assert result.code == 1 and "out of date" in result.stderr
+
+
+def test_each_action_has_a_sample_output_its_errors_and_a_mapping():
+    text = docs.render()
+    for key in component()["actions"]:
+        section = text.split(f"### {key}\n", 1)[1].split("\n### ", 1)[0]
+        assert "Sample output" in section and "```json\n" in section, key
+        assert "Errors the service can return" in section, key
+        assert "Platform mapping (JSONata" in section and "```jsonata\n" in section, key
+    ack = text.split("### codepipeline.AcknowledgeThirdPartyJob\n", 1)[1].split("\n### ", 1)[0]
+    assert "| `InvalidNonceException` | 400 | Conflict (exit 3) |" in ack
+    assert "`codepipeline.PollForThirdPartyJobs`" in ack and '"jobId": jobs[0].jobId' in ack

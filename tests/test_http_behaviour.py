@@ -96,7 +96,7 @@ def test_non_json_502_page_is_retried_for_idempotent_calls(aws_env, loopback, no
 def test_502_is_not_retried_for_non_idempotent_calls(aws_env, loopback, no_sleep):
     loopback.default = Reply(502, "<html>Bad Gateway</html>")
     result = run(loopback, "iot-jobs-data.StartNextPendingJobExecution", THING)
-    assert result.code == 4
+    assert result.code == 5 and "error: OutcomeUnknown" in result.stderr  # it may have started a job
     assert len(loopback.requests) == 1
 
 

@@ -1,5 +1,6 @@
-"""The README's two set-up commands cannot rot: the test command is the one CI runs, and the quick-start
-command is run here, verbatim but for a `pip install` that has already been done."""
+"""The README's two set-up commands cannot rot: the test command is the one CI runs, the quick start
+installs the base package only (pinned, no test or audit tools), and the quick-start command is run here,
+verbatim but for a `pip install` that has already been done."""
 
 import os
 import re
@@ -7,6 +8,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -17,7 +19,10 @@ README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 CI = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
 BLOCKS = re.findall(r"^```sh\n(.*?)^```", README, flags=re.S | re.M)
 QUICK_START, TEST_COMMAND = (block.strip() for block in BLOCKS[:2])
-INSTALL = "pip install -r requirements.txt -e ."
+QUICK_INSTALL = "pip install -c requirements-runtime.txt -e ."  # constraints: pins, installs nothing itself
+TEST_INSTALL = "pip install -r requirements.txt -e ."
+TOOLS = {"pytest", "responses", "boto3", "awscli", "hypothesis", "hypothesis-jsonschema", "ruff", "bandit",
+         "pip-audit"}
 
 
 def _pip_arguments(command: str) -> list[str]:
@@ -25,9 +30,25 @@ def _pip_arguments(command: str) -> list[str]:
     return [w for w in words[words.index("install") + 1:] if w != "-q"]
 
 
-def test_the_two_commands_come_first_and_install_the_same_way():
+def test_the_two_commands_come_first():
     assert README.index(QUICK_START) < README.index(TEST_COMMAND) < README.index("## Contents")
-    assert QUICK_START.startswith(INSTALL + " && ") and TEST_COMMAND.startswith(INSTALL + " && ")
+    assert QUICK_START.startswith(QUICK_INSTALL + " && ") and TEST_COMMAND.startswith(TEST_INSTALL + " && ")
+
+
+def _names(requirements: str) -> set[str]:
+    with open(os.path.join(ROOT, requirements), encoding="utf-8") as fh:
+        lines = [line.split("#", 1)[0].strip() for line in fh]
+    return {re.split(r"[=<>\[ ]", line, maxsplit=1)[0].lower() for line in lines if line and not line.startswith("-")}
+
+
+def test_the_quick_start_installs_no_test_or_audit_tools():
+    # `-e .` installs pyproject's base dependencies; `-c` only pins their versions.
+    pyproject = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))
+    base = {re.split(r"[=<>\[ ]", dep, maxsplit=1)[0].lower() for dep in pyproject["project"]["dependencies"]}
+    assert base and not base & TOOLS
+    assert base <= _names("requirements-runtime.txt"), "every base dependency is pinned"
+    assert not _names("requirements-runtime.txt") & TOOLS
+    assert {"pytest", "bandit", "pip-audit"} <= _names("requirements.txt")  # the test command still gets them
 
 
 def test_the_test_command_is_the_one_ci_runs():
@@ -48,7 +69,7 @@ def _already_installed() -> bool:
 def test_the_quick_start_command_runs_the_job_to_success():
     command = QUICK_START
     if _already_installed():  # the install half has been done by whoever runs the tests
-        command = command[len(INSTALL + " && "):]
+        command = command[len(QUICK_INSTALL + " && "):]
     done = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

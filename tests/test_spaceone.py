@@ -215,7 +215,7 @@ def test_auth_failure_in_the_platform_error_message(spaceone_env):
 def test_delete_is_not_retried_after_it_may_have_reached_the_service(spaceone_env, no_sleep):
     responses.post(BASE + "/identity/v2/job/delete", status=500, json={"message": "internal"})
     result = run_cli("run", "spaceone.DeleteJob", "--input", '{"job_id": "job-1"}')
-    assert result.code == 4
+    assert result.code == 5 and "look with spaceone.GetJob" in result.stderr
     assert len(responses.calls) == 1
 
 

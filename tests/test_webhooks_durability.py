@@ -219,7 +219,8 @@ def test_sigterm_hands_back_a_step_that_outlives_the_shutdown_timeout(tmp_path, 
         wait_for(lambda: len(loopback.requests) == 1, what="the step to be running")
         assert server.terminate() == 0
         event = Queue(queue_url).store.get(answer["id"])
-        assert (event.status, event.steps, event.attempts) == ("queued", [], 0)
+        # Counted: a step that outlives the shutdown timeout is an attempt (a poisoned one ends dead).
+        assert (event.status, event.steps, event.attempts, event.handbacks) == ("queued", [], 1, 1)
         api.latency = 0
         server = ServeProcess(["serve", "--flows", flows, "--queue", queue_url, "--worker-only"], env)
         server.start("workers:")

@@ -231,7 +231,8 @@ def test_retry_backoff_doubles_is_capped_and_honours_retry_after():
     policy = RetryPolicy(max_attempts=5, delay=2, max_delay=10)
     assert [policy.backoff(n, rng=lambda: 1.0) for n in (1, 2, 3, 4)] == [2, 4, 8, 10]
     assert policy.backoff(1, rng=lambda: 0.0) == 1  # jitter stays in the upper half
-    assert policy.backoff(1, retry_after=30, rng=lambda: 1.0) == 30
+    assert policy.backoff(1, retry_after=7, rng=lambda: 1.0) == 7
+    assert policy.backoff(1, retry_after=99999999999, rng=lambda: 1.0) == 10  # never beyond max_delay
 
 
 def test_mappings_evaluate_correctly_from_many_threads_at_once():

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from lib.webhooks.signature import sign
 from tests.support.loopback import Reply
 from tests.support.webhooks import HOOK_SECRET, InProcess, flow, get
 
@@ -77,9 +78,11 @@ def test_a_replayed_request_returns_the_same_event_and_is_not_queued_twice(web):
     body = json.dumps(EVENT).encode()
     now = int(time.time())
     first = web.post("device-status", body, timestamp=now)
-    # The identical request again, even with a delivery id added by whoever replays it.
-    again = web.post("device-status", body, timestamp=now, headers={"X-Delivery-Id": "forged-1"})
+    again = web.post("device-status", body, timestamp=now)
     assert first[0] == 202 and again == (200, {"id": first[1]["id"], "duplicate": True})
+    # The identical request with an (unsigned) delivery id added by whoever replays it: refused, not run.
+    forged = web.post("device-status", body, timestamp=now, headers={"X-Delivery-Id": "forged-1"})
+    assert forged[0] == 409 and "sign the delivery id" in forged[1]["error"]
     assert len(stored(web)) == 1 and len(web.queue.huey.pending()) == 1
 
 
@@ -109,8 +112,11 @@ def test_concurrent_redeliveries_store_one_event(web):
 
 def test_oversized_body_gets_413_before_anything_is_read(web):
     body = json.dumps({**EVENT, "pad": "x" * 5000}).encode()
-    status, answer = web.post("device-status", body)
-    assert status == 413 and "4096" in answer["error"]
+    host, port = web.url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("POST", "/hooks/device-status", body=body, headers={"X-Jobs-Signature": sign(HOOK_SECRET, body)})
+    assert conn.getresponse().status == 413  # waitress refuses it from the declared length
+    conn.close()
     assert stored(web) == []
 
 
@@ -140,21 +146,40 @@ def test_malformed_delivery_id_gets_400(web):
     assert stored(web) == []
 
 
-def test_body_without_content_length_gets_411(web):
+def chunked_post(web, body: bytes, chunk: int = 1000) -> int:
     host, port = web.url.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
     conn.putrequest("POST", "/hooks/device-status")
     conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("X-Jobs-Signature", sign(HOOK_SECRET, body))
     conn.endheaders()
-    conn.send(b"2\r\n{}\r\n0\r\n\r\n")
-    assert conn.getresponse().status == 411
+    for i in range(0, len(body), chunk):
+        part = body[i:i + chunk]
+        conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+    conn.send(b"0\r\n\r\n")
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_a_chunked_body_is_buffered_by_the_server_and_bounded(web):
+    assert chunked_post(web, json.dumps(EVENT).encode()) == 202
+    assert chunked_post(web, json.dumps({**EVENT, "pad": "x" * 5000}).encode()) == 413
+    assert len(stored(web)) == 1
+
+
+def test_body_without_content_length_gets_411(web):
+    host, port = web.url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.putrequest("POST", "/hooks/device-status")
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 411 and "Content-Length" in json.loads(response.read())["error"]
     conn.close()
     assert stored(web) == []
 
 
 def test_keep_alive_connection_serves_many_requests(web):
-    from lib.webhooks.signature import sign
-
     host, port = web.url.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
     for i in range(5):

@@ -126,9 +126,26 @@ def test_list_counts_and_purge(queue):
     assert queue.store.purge(("dead",)) == 1
     assert queue.store.purge(("succeeded", "dead")) == 1
     assert queue.store.counts() == {"queued": 2}
-    # A purged event's delivery id is forgotten.
-    again = make_event(delivery_id="d-1")
-    assert queue.store.add(again) == (again.id, True)
+    # A purged event's delivery id is kept while a captured request could still be replayed ...
+    assert queue.store.add(make_event(delivery_id="d-1")) == (events[1].id, False)
+    assert queue.store.get(events[1].id) is None
+
+
+def test_purge_forgets_delivery_ids_and_fingerprints_once_their_replay_window_has_passed(queue):
+    now = time.time()
+    old = make_event(delivery_id="d-old", replay_until=now - 1)
+    recent = make_event(fingerprint="f" * 64, replay_until=now + 60)
+    for e in (old, recent):
+        queue.store.add(e)
+        e.status = "succeeded"
+        assert queue.store.save(e)
+    assert queue.store.purge(("succeeded",)) == 2
+    assert queue.store.counts() == {}
+    again = make_event(delivery_id="d-old")
+    assert queue.store.add(again) == (again.id, True)  # its window has passed: a new delivery
+    replayed = make_event(fingerprint="f" * 64)
+    assert queue.store.add(replayed) == (recent.id, False)  # still inside its window: the purged event
+    assert queue.waiting_ids() == set() or recent.id not in queue.waiting_ids()
 
 
 def test_purge_keeps_recently_updated_events(queue):

@@ -167,6 +167,7 @@ def test_idempotency_token_is_derived_from_event_and_step_and_stable_across_retr
 
 def test_event_view_redacts_secret_fields_and_known_secrets(tmp_path, api, one_try_runtime, monkeypatch):
     from lib.registry import get_action
+    from lib.webhooks.sealing import is_sealed
 
     action = get_action(UPDATE)
     schema = json.loads(json.dumps(action.out_schema))
@@ -177,9 +178,10 @@ def test_event_view_redacts_secret_fields_and_known_secrets(tmp_path, api, one_t
         _, answer = server.post("device-status", EVENT)
         view = server.wait_status(answer["id"], "succeeded")
         shown = run_cli("events", "--queue", f"sqlite:///{tmp_path / 'queue.db'}", "show", answer["id"])
-        # The store keeps the value (a later step, or a resumed run, may need it); views never show it.
-        kept = server.store.get(answer["id"]).steps[0]["output"]["jobDocument"]
-    assert kept == "password=hunter2-not-real"
+        # The store keeps the value sealed (a later step, or a resumed run, opens it); views never show it.
+        kept = server.store.get(answer["id"])
+    assert is_sealed(kept.steps[0]["output"]["jobDocument"])
+    assert kept.step_outputs()[0]["jobDocument"] == "password=hunter2-not-real"
     assert view["steps"][0]["output"]["jobDocument"] == "***"
     assert json.loads(shown.stdout)["steps"][0]["output"]["jobDocument"] == "***"
     assert "hunter2" not in json.dumps(view) and "hunter2" not in shown.stdout

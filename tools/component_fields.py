@@ -1,4 +1,5 @@
-"""Write the emit-behaviour step fields into component.json for every list action (module with PAGING).
+"""Write the step fields into component.json: emit behaviour for every list action (module with PAGING), and
+the select lists (lib/sailor/fields.py SELECTS_BY_ACTION).
 
     python tools/component_fields.py           # update component.json in place
     python tools/component_fields.py --check   # exit 1 if component.json is not up to date
@@ -17,11 +18,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from lib.registry import COMPONENT_FILE, component  # noqa: E402
-from lib.sailor.fields import paging_action_keys, with_emit_fields  # noqa: E402
+from lib.sailor.fields import paging_action_keys, with_step_fields  # noqa: E402
 
 
 def rendered() -> str:
-    return json.dumps(with_emit_fields(component(), paging_action_keys()), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(with_step_fields(component(), paging_action_keys()), indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv=None) -> int:
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
         current = fh.read()
     if args.check:
         if current != text:
-            print("component.json: the list actions' emit fields are not up to date; "
+            print("component.json: the step fields are not up to date; "
                   "run python tools/component_fields.py", file=sys.stderr)
             return 1
         return 0

@@ -1,6 +1,6 @@
 """FindClouds: the device clouds the token may see, page by page."""
 
-from lib.paging import Cursor
+from .paging import Cursor
 
 METHOD = "POST"
 PATH = "/cloud/find"

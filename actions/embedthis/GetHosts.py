@@ -1,6 +1,6 @@
 """GetHosts: the device cloud hosts, page by page."""
 
-from lib.paging import Cursor
+from .paging import Cursor
 
 METHOD = "POST"
 PATH = "/cloud/getHosts"

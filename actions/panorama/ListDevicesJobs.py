@@ -1,6 +1,6 @@
 """ListDevicesJobs: the Panorama device jobs of the account, optionally of one device, page by page."""
 
-from lib.paging import Cursor
+from .paging import Cursor
 
 METHOD = "GET"
 PATH = "/jobs"

@@ -12,5 +12,6 @@ over AMQP, as its Node.js and Java sailor libraries do:
 
 `settings.py` reads and checks the environment, `crypto.py` is the message cipher (AES-256-CBC),
 `messages.py` the envelope and headers, `amqp.py` the broker link, `platform_api.py` the platform's
-HTTP API, `verify.py` the per-service credential probes.
+HTTP API, `object_storage.py` the bodies of lightweight messages, `verify.py` the per-service credential
+probes, `fields.py` the step fields in component.json and `select_models.py` the select lists behind them.
 """

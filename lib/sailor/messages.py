@@ -136,15 +136,17 @@ def error_fields(error: Mapping) -> dict:
 
 
 def error_messages(settings: Settings, cipher: MessageCipher, error: Mapping, base_headers: Mapping,
-                   original_content: bytes | None, original_protocol: int) -> list[Outgoing]:
-    """The error message, and the error reply when the message came from a request that waits for one."""
+                   original_content: bytes | None, original_protocol: int, *, end: bool = True) -> list[Outgoing]:
+    """The error message, and the error reply when the message came from a request that waits for one.
+    `end=False` leaves out the `end` header, as the Node sailor does for "Rebound limit exceeded" (it sends
+    that error with the step's outgoing headers as they were when the message arrived)."""
     sealed_error = cipher.encode_base64_text(error_fields(error))
     payload = {"error": sealed_error}
     if original_content:
         # errorInput is base64 text whatever the incoming protocol version.
         payload["errorInput"] = (original_content.decode("ascii", "replace") if original_protocol < 2
                                  else cipher.encode_base64_text(cipher.decode(original_content, 2)))
-    headers = {**base_headers, "end": now_ms()}
+    headers = {**base_headers, "end": now_ms()} if end else dict(base_headers)
     out = [Outgoing(settings.error_routing_key, to_json(payload).encode("utf-8"), headers, kind="error")]
     reply_to = base_headers.get("reply_to")
     if reply_to and not settings.no_error_replies:

@@ -5,8 +5,8 @@ method comes as the argument, the form's values as ELASTICIO_CFG, and the answer
 - verifyCredentials: a cheap signed call per configured service (see `verify.py`);
 - getMetaModel: the action's input and output schemas for the step's config; for a list action set to
   emit one message per item, the output is the item's schema rather than the page's;
-- selectModel: this component has no dynamic select lists (its selects are static), so any model
-  method is answered with an error naming it.
+- selectModel: the options of a step's select field (`"model": "<method>"` in component.json), listed
+  from the service with the step's credentials (see `select_models.py`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from ..errors import BadInput, ConnectorError
+from ..errors import ConnectorError
 from ..paging import emit_settings
 from ..registry import get_action
 from .platform_api import post_result
+from .select_models import select_model
 from .settings import post_result_url, read_service_settings
 from .verify import verify_credentials
 
@@ -44,11 +45,6 @@ def meta_model(action_key: str, cfg: Mapping) -> dict:
     return {"in": action.in_schema, "out": out}
 
 
-def select_model(method: str, cfg: Mapping) -> dict:
-    raise BadInput(f"this component has no select model {method!r}: its select fields list their options "
-                   "in component.json", field="ELASTICIO_GET_MODEL_METHOD", rule="unknown-model")
-
-
 def run_service(method: str, environ: Mapping, runtime=None) -> int:
     """Answer one service call. Exit 0 once an answer (success or error) reached the platform."""
     url = post_result_url(environ)  # without it nobody can be told: the caller reports it and exits 2
@@ -60,7 +56,7 @@ def run_service(method: str, environ: Mapping, runtime=None) -> int:
         elif method == "getMetaModel":
             data = meta_model(settings.action_or_trigger, settings.cfg)
         else:
-            data = select_model(settings.get_model_method, settings.cfg)
+            data = select_model(settings.get_model_method, settings.cfg, runtime)
         result = {"status": "success", "data": data}
     except ConnectorError as exc:  # settings, unknown action, bad config
         result = {"status": "error", "data": {"message": exc.message}}

@@ -146,6 +146,8 @@ class Settings:
     api_retry_attempts: int = 3
     api_retry_delay: int = 100  # ms
     additional_headers: dict = field(default_factory=dict)
+    object_storage_uri: str | None = None  # where lightweight messages' bodies are (see object_storage.py)
+    object_storage_token: str | None = field(default=None, repr=False)
 
     @property
     def processes_messages(self) -> bool:
@@ -191,6 +193,8 @@ def read_settings(environ: Mapping) -> Settings:
         api_retry_attempts=r.integer("API_REQUEST_RETRY_ATTEMPTS", 3),
         api_retry_delay=r.integer("API_REQUEST_RETRY_DELAY", 100),
         additional_headers=_additional_headers(environ),
+        object_storage_uri=r.raw("OBJECT_STORAGE_URI"),
+        object_storage_token=r.raw("OBJECT_STORAGE_TOKEN"),
     )
     r.fail_if_any("start the step")
     return settings

@@ -4,8 +4,11 @@ For each incoming message the action runs on a worker thread (`lib.runtime.proce
 'data' | 'error' | 'rebound' | 'end'), while this thread, which owns the broker connection, publishes
 each emitted message in order, waits for the broker's confirm, and keeps the connection alive. Only when
 the step has ended and every result is confirmed is the incoming message acknowledged (or rejected, after
-an error, as the sailors do), so a crash at any point before that leaves it in the queue to be delivered
-again: at-least-once, nothing lost.
+an error, as the sailors do; after the "Rebound limit exceeded" error it is acknowledged, as Node does),
+so a crash at any point before that leaves it in the queue to be delivered again: at-least-once.
+
+A lightweight message (its body in the platform's object storage) is resolved on the worker thread before
+the action runs (`object_storage.py`).
 
 SIGTERM / SIGINT: stop taking messages, finish the one in hand (publish, acknowledge), return the
 prefetched ones to the queue, close the connection and exit 0.
@@ -28,6 +31,8 @@ from ..registry import component
 from . import messages as msgs
 from .amqp import AmqpLink, PublishError, properties_of
 from .crypto import DecryptError, MessageCipher
+from .fields import fill_from_select_fields
+from .object_storage import ObjectStorage, ObjectStorageError, resolve_references
 from .platform_api import retrieve_step
 from .settings import Settings
 
@@ -35,9 +40,14 @@ log = logging.getLogger("jobs_connector.sailor")
 
 POLL_SECONDS = 0.2  # how often the idle loop looks at the stop flag and the step's events
 SHUTDOWN_GRACE_SECONDS = 30.0  # how long a stop waits for the message in hand (as sailor-jvm)
+RESOLVED = "resolved-payload"  # the worker's word that a lightweight message's bodies were fetched
 
 
-def _default_process(key, msg, cfg, emit):
+def _default_process(key, msg, cfg, emit, snapshot=None):
+    if snapshot is not None:  # a polling trigger (lib/triggers): it reads the step's snapshot, emits a new one
+        from ..triggers.engine import process as poll
+
+        return poll(key, msg, cfg, snapshot, emit)
     from ..runtime import process
 
     process(key, msg, cfg, emit)
@@ -52,6 +62,8 @@ class StepRunner:
         self.process = process
         self.grace_seconds = grace_seconds
         self.cipher = MessageCipher(settings.crypto_password, settings.crypto_iv)
+        self.object_storage = ObjectStorage(settings.object_storage_uri, settings.object_storage_token, self.cipher,
+                                            flow_id=settings.flow_id, step_id=settings.step_id)
         self.snapshot = copy.deepcopy(step.snapshot)
         self.stop_requested = threading.Event()
         self.processed = 0
@@ -126,6 +138,9 @@ class StepRunner:
                 continue
             if kind == "end":
                 break
+            if kind == RESOLVED:
+                context.payload = data  # pass-through goes on with the fetched bodies, as in Node
+                continue
             errors += self._emit(kind, data, context)
         if errors:
             self.link.reject(tag)
@@ -145,8 +160,23 @@ class StepRunner:
                 ended = True
             events.put((kind, data if data is not None else {}))
 
+        # A trigger gets the snapshot as it stands (the step's, then the last one it emitted), as the Node sailor.
+        trigger = {"snapshot": copy.deepcopy(self.snapshot)} if _is_trigger(self.settings.function) else {}
         try:
-            self.process(self.settings.function, payload, copy.deepcopy(self.step.config), emit)
+            # On this thread, so the connection's thread keeps the heartbeats going during the download.
+            resolved = resolve_references(payload, self.object_storage)
+            if resolved is not payload:
+                events.put((RESOLVED, resolved))
+            payload = resolved
+        except ObjectStorageError as exc:
+            # As Node: the error (with the input as errorInput), the input rejected, the action not run.
+            log.error("%s", exc.message)
+            emit("error", exc.to_dict())
+            emit("end")
+            return
+        payload = fill_from_select_fields(self.settings.function, payload, self.step.config)
+        try:
+            self.process(self.settings.function, payload, copy.deepcopy(self.step.config), emit, **trigger)
         except Exception as exc:  # a bug, not a service error: say what, never how (no traceback, no secrets)
             log.error("the step failed unexpectedly: %s", type(exc).__name__)
             emit("error", {"type": "InternalError", "message": f"the step failed unexpectedly ({type(exc).__name__})"})
@@ -172,23 +202,33 @@ class StepRunner:
                 return 0
         except PublishError as exc:
             log.error("publishing a %s message failed: %s", kind, exc)
-            self._publish_error({"type": "PublishError", "message": str(exc)}, ctx)
+            try:
+                self._publish_error({"type": "PublishError", "message": str(exc)}, ctx)
+            except PublishError as again:
+                # As Node: its onError counts the error before publishing it, and a failed sendError is only
+                # logged (run.js's unhandledRejection handler), so the input is still rejected (not requeued:
+                # dead-lettered by the queue) and the runner goes on with the next message.
+                log.error("publishing the error about it failed too (%s); the input will be rejected", again)
             return 1
         log.warning("ignoring the unsupported event %r", kind)
         return 0
 
-    def _publish_error(self, error: Mapping, ctx: _Context) -> None:
+    def _publish_error(self, error: Mapping, ctx: _Context, end: bool = True) -> None:
         log.info("error %s: %s", error.get("type", "Error"), error.get("message", ""))
-        for message in msgs.error_messages(self.settings, self.cipher, error, ctx.base, ctx.content, ctx.protocol):
+        for message in msgs.error_messages(self.settings, self.cipher, error, ctx.base, ctx.content, ctx.protocol,
+                                           end=end):
             self.link.publish(message)
 
     def _rebound(self, error: Mapping, ctx: _Context) -> int:
         iteration = msgs.rebound_iteration(ctx.raw_headers)
         if iteration > self.settings.rebound_limit:
+            # As Node's sendRebound: the error goes out with the step's headers as they were (no `end`), and
+            # a rebound never counts as an error of the message, so the input is acknowledged, not rejected:
+            # the platform has the error, a dead letter on top of it would be a second account of one failure.
             log.info("rebound limit (%d) exceeded", self.settings.rebound_limit)
             self._publish_error({"type": "Error", "message": msgs.REBOUND_LIMIT_MESSAGE,
-                                 "code": error.get("code"), "status": error.get("status")}, ctx)
-            return 1
+                                 "code": error.get("code"), "status": error.get("status")}, ctx, end=False)
+            return 0
         reason = str(error.get("message") or "rebound")
         log.info("rebound %d: %s", iteration, reason)
         self.link.publish(msgs.rebound_message(self.settings, reason, ctx.content, ctx.raw_headers,
@@ -223,12 +263,16 @@ def _protocol_version(headers: Mapping) -> int:
         return 1
 
 
+def _is_trigger(function: str) -> bool:
+    return function in component().get("triggers", {})
+
+
 def check_function(settings: Settings) -> None:
-    """ELASTICIO_FUNCTION must name one of our actions."""
-    if settings.function not in component()["actions"]:
-        raise ConfigurationError(f"ELASTICIO_FUNCTION {settings.function!r} is not an action of this component "
-                                 "(`jobs-connector list` shows them)", field="ELASTICIO_FUNCTION",
-                                 rule="unknown-action")
+    """ELASTICIO_FUNCTION must name one of our actions or triggers."""
+    if settings.function not in component()["actions"] and not _is_trigger(settings.function):
+        raise ConfigurationError(f"ELASTICIO_FUNCTION {settings.function!r} is not an action or trigger of this "
+                                 "component (`jobs-connector list` shows the actions, docs/actions.md the triggers)",
+                                 field="ELASTICIO_FUNCTION", rule="unknown-action")
 
 
 def load_step(settings: Settings) -> msgs.StepData:

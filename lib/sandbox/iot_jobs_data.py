@@ -7,6 +7,7 @@ execution already in a terminal status, is InvalidStateTransitionException (409)
 `executionState` in the body. A stale `expectedVersion` is refused the same way (the model lists no other
 conflict error for UpdateJobExecution; the MQTT API calls this VersionMismatch, which the message says).
 DescribeJobExecution of an execution the service REMOVED answers TerminalStateException (410).
+Jobs created on the control plane (iot.py) queue their executions here; iot_fleet.py ties the two.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import json
 import math
 import uuid
 
+from . import iot_fleet
+from .iot_fleet import TERMINAL
 from .wire import ApiError, Reply, Request, Routes, member
 
 NAME = "iot-jobs-data"
 PROTOCOL = "rest-json"
 
 DEVICE_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED")
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "REMOVED", "CANCELED"})
 ALL_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
 STEP_TIMEOUT_MINUTES = (1, 10080)  # 1 minute to 7 days, as AWS allows
 DEMO_THING = "demo-thing"
@@ -270,4 +272,5 @@ def start_command_execution(req: Request, state: dict, now: float) -> Reply:
 
 def handle(req: Request, state: dict, now: float) -> Reply:
     _expire_steps(state, now)
+    iot_fleet.settle(state, now)  # jobs created on the control plane (iot.py) move as their executions do
     return routes.dispatch(req, state, now, lambda m: ApiError(404, "UnknownOperationException", f"IoT Jobs: {m}"))

@@ -8,13 +8,10 @@ then VERIFYING), REBOOTING, and COMPLETED after 30 s.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import uuid
 
-from .wire import ApiError, Reply, Request, Routes, member
+from .wire import ApiError, Reply, Request, Routes, member, offset_token, read_offset_token
 
 NAME = "panorama"
 PROTOCOL = "rest-json"
@@ -60,20 +57,6 @@ def _status(job: dict, now: float) -> str:
         if age >= after:
             status = name
     return status
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str) -> int:
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise _invalid("NextToken is not a token this API returned") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise _invalid("NextToken is not a token this API returned")
-    return offset
 
 
 @routes.add("POST", "/jobs")
@@ -127,7 +110,7 @@ def list_devices_jobs(req: Request, state: dict, now: float) -> Reply:
     if not max_results.isdigit() or int(max_results) > 25:
         raise _invalid("MaxResults must be a whole number from 0 to 25")
     limit = int(max_results) or 25
-    offset = _decode_token(query["NextToken"]) if "NextToken" in query else 0
+    offset = read_offset_token(query["NextToken"], "NextToken", _invalid) if "NextToken" in query else 0
     jobs = sorted(state["jobs"].values(), key=lambda j: (-j["CreatedTime"], j["JobId"]))
     if device_id is not None:
         jobs = [j for j in jobs if j["DeviceId"] == device_id]
@@ -136,7 +119,7 @@ def list_devices_jobs(req: Request, state: dict, now: float) -> Reply:
                            "DeviceId": j["DeviceId"], "DeviceName": state["devices"][j["DeviceId"]]["DeviceName"]}
                           for j in page]}
     if offset + limit < len(jobs):
-        out["NextToken"] = _encode_token(offset + limit)
+        out["NextToken"] = offset_token(offset + limit)
     return Reply(200, out)
 
 

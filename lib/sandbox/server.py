@@ -1,6 +1,6 @@
 """The sandbox's HTTP server: one port on 127.0.0.1 for all five APIs, told apart as the real ones are.
 
-- AWS: a SigV4 Authorization header; its credential scope names the service (iot-jobs-data, panorama,
+- AWS: a SigV4 Authorization header; its credential scope names the service (iot-jobs-data, iot, panorama,
   codepipeline), and CodePipeline's json-1.1 operations are named by X-Amz-Target. The signature is
   verified before anything else; an unsigned request to an AWS path is MissingAuthenticationTokenException.
 - SpaceONE: POST /identity/..., EmbedThis: POST /cloud/...; both need a non-empty bearer token.
@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..credentials import AwsCredentials
 from ..services import SERVICES as CONNECTOR_SERVICES
-from . import codepipeline, embedthis, iot_jobs_data, panorama, sigv4, spaceone
+from . import admin, codepipeline, embedthis, iot, iot_jobs_data, panorama, sigv4, spaceone
 from .defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
 from .sigv4 import sandbox_credentials
 from .state import Store
@@ -30,9 +30,9 @@ from .wire import CONTENT_TYPES, ApiError, Reply, Request, error_reply
 
 HOST = "127.0.0.1"  # loopback only: the sandbox is a development tool, never a network service
 HEALTH_PATH = "/_sandbox/health"
-AWS_SERVICES = {m.NAME: m for m in (iot_jobs_data, panorama, codepipeline)}
+AWS_SERVICES = {m.NAME: m for m in (iot_jobs_data, iot, panorama, codepipeline)}
 TOKEN_SERVICES = (("/identity/", spaceone), ("/cloud/", embedthis))
-AWS_PATHS = ("/things/", "/command-executions", "/jobs")
+AWS_PATHS = ("/things/", "/command-executions", "/jobs", "/job-templates")
 INTERNAL_ERROR = {"rest-json": "InternalFailure", "json-1.1": "InternalFailure", "spaceone": "ERROR_UNKNOWN",
                   "embedthis": "InternalError"}
 UNAUTHORIZED = {
@@ -149,6 +149,10 @@ class Sandbox:
     def _route(self, req: Request, now: float) -> Reply:
         if req.raw_path == HEALTH_PATH:
             return Reply(200, {"status": "ok", "services": [*AWS_SERVICES, "spaceone", "embedthis"]})
+        if req.raw_path.startswith(admin.PREFIX):  # queue jobs, change items: what a trigger waits for
+            reply = admin.handle(req, self.store, now)
+            if reply is not None:
+                return reply
         authorization = req.header("authorization") or ""
         if authorization.startswith("AWS4-HMAC-SHA256"):
             scope = sigv4.parse_authorization(authorization)
@@ -182,7 +186,8 @@ class Sandbox:
     def _call(self, module, req: Request, now: float) -> Reply:
         with self.store.lock:
             try:
-                reply = module.handle(req, self.store.data[module.NAME], now)
+                # The IoT control plane keeps its state with the data plane's (STATE): one fleet, two APIs.
+                reply = module.handle(req, self.store.data[getattr(module, "STATE", module.NAME)], now)
             except ApiError as error:
                 reply = error_reply(module.PROTOCOL, error)
             except Exception:  # a sandbox bug: answer as the service would, keep serving, show the trace
@@ -218,6 +223,13 @@ class _HttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        # A client that went away (reset, broken pipe, timed out) is not a fault of the sandbox: no traceback,
+        # --quiet or not. Anything else is a bug and keeps socketserver's report.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._connections_lock:

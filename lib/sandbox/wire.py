@@ -3,6 +3,8 @@ own shape, path routes, and small checks of JSON members."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,3 +153,22 @@ def member(body: dict, name: str, kind: str, bad: Callable[[str], ApiError], *, 
     if kind == "string" and required and not value:
         raise bad(f"{label} must not be empty")
     return value
+
+
+# -- paging ---------------------------------------------------------------------------------------
+
+
+def offset_token(offset: int) -> str:
+    """An opaque next-page token, as the AWS list operations hand out."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def read_offset_token(token: str, name: str, bad: Callable[[str], ApiError]) -> int:
+    """The offset inside a token offset_token made; anything else is refused with `bad(message)`."""
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise bad(f"{name} is not a token this API returned") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise bad(f"{name} is not a token this API returned")
+    return offset

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import sys
 
+from ..errors import ConfigurationError
 from . import flows as flows_module
-from .queue import QUEUE_ENV, Queue, queue_url
+from .queue import QUEUE_ENV, Queue, queue_url, shown_url
+from .ratelimited import RepeatFilter
 from .service import Service, Settings
 
 
@@ -47,6 +49,10 @@ def add_arguments(parser) -> None:
                         help="how often a worker looks for abandoned or lost events (default 5)")
     parser.add_argument("--shutdown-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                         help="on SIGTERM, how long running steps may take to finish (default 30)")
+    parser.add_argument("--threads", type=_positive(int), default=8,
+                        help="threads answering webhook requests (default 8; more requests share one commit)")
+    parser.add_argument("--store-timeout", type=_positive(float), default=5.0, metavar="SECONDS",
+                        help="how long accepting an event may wait for a busy store before answering 503 (default 5)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
@@ -54,6 +60,8 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("jobs_connector").setLevel(level)
+    for handler in logging.getLogger().handlers:  # a lost store must not flood the log
+        handler.addFilter(RepeatFilter())
 
 
 def main(args) -> int:
@@ -62,9 +70,16 @@ def main(args) -> int:
     configure_logging(args.log_level)
     settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web, work=not args.web_only,
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
-                        sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout)
-    queue = Queue(queue_url(args.queue))
+                        sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
+                        threads=args.threads, store_timeout=args.store_timeout)
+    queue = Queue(queue_url(args.queue), store_timeout=args.store_timeout)
     if queue.kind == "redis":
+        try:
+            queue.store.ping()
+        except Exception as exc:  # one clear line and exit 2, not a consumer logging tracebacks for ever
+            queue.close()
+            raise ConfigurationError(f"cannot reach Redis at {shown_url(queue.url)}: {type(exc).__name__}: "
+                                     f"{str(exc)[:200]}") from None
         queue.store.warn_if_not_durable()
 
     def announce(line: str) -> None:

@@ -20,7 +20,7 @@ FINISHED = (SUCCEEDED, DEAD)
 
 # Request headers never stored with an event (they carry credentials or the signature itself).
 _UNSTORED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-jobs-signature",
-                               "x-hub-signature", "x-hub-signature-256"})
+                               "webhook-signature", "x-hub-signature", "x-hub-signature-256"})
 
 
 def new_id() -> str:
@@ -39,7 +39,8 @@ class Event:
     received_at: float
     headers: dict = field(default_factory=dict)
     delivery_id: str | None = None
-    fingerprint: str | None = None  # the signature digest: an identical request is the same event
+    fingerprint: str | None = None  # the signature digest, kept only when no delivery id was sent
+    replay_until: float | None = None  # a captured copy of the request is refused until then, even after a purge
     status: str = QUEUED
     attempts: int = 0
     due_at: float = 0.0  # when a waiting event may run
@@ -48,6 +49,9 @@ class Event:
     steps: list = field(default_factory=list)  # [{"action", "output", "finished_at"}] of completed steps
     error: dict | None = None
     history: list = field(default_factory=list)  # one line per failed or interrupted attempt
+    warnings: list = field(default_factory=list)  # [{"step", "action", "warning"}]: answers that drifted
+    handbacks: int = 0  # times a stopping worker handed it back (bounded: see worker.MAX_HANDBACKS)
+    sending: int | None = None  # index of a step not safe to repeat whose request may be on the wire
     updated_at: float = 0.0
     version: int = 0  # compare-and-set counter kept by the store
 
@@ -63,7 +67,17 @@ class Event:
     def to_doc(self) -> str:
         # Field by field, not dataclasses.asdict: its deep copy is the costliest step of accepting an event.
         doc = {name: getattr(self, name) for name in _DOC_FIELDS}
+        if self.steps:  # step outputs may hold secrets: sealed before any store writes them
+            from .sealing import sealed_doc
+
+            doc = sealed_doc(doc)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    def step_outputs(self) -> list:
+        """The completed steps' outputs with their sealed secrets opened (what the next step may use)."""
+        from .sealing import opened
+
+        return [opened(done["output"], self.id) for done in self.steps]
 
     @classmethod
     def from_doc(cls, doc: str | bytes, version: int) -> Event:

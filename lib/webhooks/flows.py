@@ -24,6 +24,7 @@ from ..jsonsafe import field_path
 from ..registry import Action, component, get_action
 from ..validation import validate_input
 from .mapping import Mapping, MappingError
+from .signing import JOBS, SCHEMES
 
 FLOW_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}\Z"
@@ -52,15 +53,17 @@ FILE_SCHEMA = {
             "minItems": 1,
             "items": {
                 "type": "object",
-                "required": ["name", "secret_env", "steps"],
+                "required": ["name", "steps"],  # and secret_env (a webhook) or trigger (a poll)
                 "additionalProperties": False,
                 "properties": {
                     "name": {"type": "string", "pattern": FLOW_NAME},
                     "description": {"type": "string"},
                     "secret_env": {"type": "string", "pattern": ENV_NAME},
+                    "signing": {"enum": list(SCHEMES)},
                     "config": {"type": "object"},
                     "retry": _RETRY_SCHEMA,
                     "example_event": {"type": "object"},
+                    "trigger": {"type": "object"},  # {poll, every, config}: lib/triggers/flows.py checks it
                     "steps": {
                         "type": "array",
                         "minItems": 1,
@@ -100,10 +103,12 @@ class RetryPolicy:
     max_delay: float = 300.0
 
     def backoff(self, failed_attempts: int, retry_after: float | None = None, rng=random.random) -> float:
-        """Seconds to wait after the n-th failed attempt: doubling, capped, with jitter in its upper half."""
+        """Seconds to wait after the n-th failed attempt: doubling, capped, with jitter in its upper half;
+        at least the service's Retry-After, never more than max_delay (the worker ends an event dead
+        rather than wait longer than its flow allows)."""
         ceiling = min(self.max_delay, self.delay * (2 ** max(0, failed_attempts - 1)))
         wait = ceiling * (0.5 + rng() / 2)
-        return max(wait, retry_after or 0.0)
+        return min(self.max_delay, max(wait, retry_after or 0.0))
 
 
 @dataclass
@@ -127,6 +132,8 @@ class Flow:
     example_event: dict | None = None
     description: str = ""
     secret: bytes | None = field(default=None, repr=False)
+    trigger: object = None  # a PollTrigger (lib/triggers/flows.py) when the flow starts from a poll
+    signing: str = JOBS  # the signature scheme its senders use (signing.py)
 
 
 @dataclass
@@ -261,6 +268,17 @@ def _relaxed(schema: dict, unknown: set[str]) -> dict:
     return schema
 
 
+def _refuse_bare_words(mapping: Mapping, where: str) -> None:
+    """`status: SUCCEEDED` reads a member SUCCEEDED of the context, which has none: always empty."""
+    for expr in mapping.expressions():
+        if expr.bare_words:
+            word = expr.bare_words[0]
+            raise FlowFileError(
+                f"'{word}' in {expr.source!r} is read as a path, and the context has only event, steps, "
+                f"headers and meta, so it is always empty; for the text, quote it: \"'{word}'\"",
+                where=f"{where}.{expr.where}", rule="bare-word")
+
+
 def _check_input(step: Step, flow_name: str, example_event: dict | None, where: str) -> None:
     has_example = example_event is not None
     try:
@@ -281,6 +299,18 @@ def _check_input(step: Step, flow_name: str, example_event: dict | None, where: 
 # -- loading -------------------------------------------------------------------------------------------------
 
 
+def _poll_trigger(spec: dict, where: str):
+    """A flow starts from a webhook (secret_env) or from a polling trigger (trigger), never both."""
+    if ("trigger" in spec) == ("secret_env" in spec):
+        raise FlowFileError("give either secret_env (a webhook starts the flow) or trigger (a poll starts it)",
+                            where=where, rule="required")
+    if "trigger" not in spec:
+        return None
+    from ..triggers.flows import poll_trigger
+
+    return poll_trigger(spec["trigger"], f"{where}.trigger", secret_fields=_secret_config_fields())
+
+
 def build(data, *, path: str = "", environ: MappingABC | None = None, need_secrets: bool = True) -> Flows:
     """Flows from parsed file data; raises FlowFileError naming the flow, the step and the field."""
     environ = os.environ if environ is None else environ
@@ -296,6 +326,7 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
         if retry.max_delay < retry.delay:
             raise FlowFileError("retry.max_delay must not be less than retry.delay", where=where, rule="retry")
         example = spec.get("example_event")
+        trigger = _poll_trigger(spec, where)
         steps = []
         for j, step_spec in enumerate(spec["steps"]):
             step_where = f"{where} step {j + 1}"
@@ -307,13 +338,14 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
                 mapping = Mapping(step_spec.get("input", {}), "input")
             except MappingError as exc:
                 raise FlowFileError(exc.message, where=f"{step_where}.{exc.where}", rule="mapping") from None
+            _refuse_bare_words(mapping, step_where)
             cfg = {**flow_cfg, **_check_config(step_spec.get("config", {}), f"{step_where}.config")}
             cfg.setdefault("emitBehaviour", "fetchAll")
             step = Step(j, action, mapping, cfg)
             _check_input(step, name, example, step_where)
             steps.append(step)
         secret = None
-        if need_secrets:
+        if need_secrets and trigger is None:
             value = environ.get(spec["secret_env"])
             if not value:
                 raise FlowFileError(f"the environment variable {spec['secret_env']} (secret_env) is not set",
@@ -322,7 +354,8 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
                 raise FlowFileError(f"the webhook secret in {spec['secret_env']} is shorter than "
                                     f"{MIN_SECRET_LENGTH} characters", where=where, rule="secret-weak")
             secret = value.encode("utf-8")
-        flows[name] = Flow(name, spec["secret_env"], steps, retry, example, spec.get("description", ""), secret)
+        flows[name] = Flow(name, spec.get("secret_env", ""), steps, retry, example, spec.get("description", ""),
+                           secret, trigger, spec.get("signing", JOBS))
     return Flows(flows, path)
 
 

@@ -1,16 +1,17 @@
-"""The HTTP side: `POST /hooks/<flow>`, `GET /events/<id>`, `GET /healthz`.
+"""The intake's decisions, apart from HTTP: what to answer to `POST /hooks/<flow>`, `GET /events/<id>`,
+`GET /healthz` (wsgi.py serves them; server.py runs that on waitress). A request is refused before
+anything is stored:
 
-The standard library's ThreadingHTTPServer is enough here: requests are small and bounded, each is
-answered in about a millisecond (one SQLite commit), keep-alive is supported, and it adds no
-dependency. A request is refused before anything is stored:
-
-  404 unknown flow or path      411 no Content-Length (chunked bodies are not accepted)
-  413 body over the size bound  401 missing, malformed or wrong signature, or timestamp outside the window
-  400 body not a JSON object, or a malformed delivery id
-  503 the event could not be stored (nothing was promised; the sender retries)
+  404 unknown flow or path      411 no Content-Length      413 body over the size bound
+  400 malformed framing (Content-Length), a body that is not a JSON object, or a malformed delivery id
+  401 missing, malformed or wrong signature, or timestamp outside the window
+  409 this signed request already made an event under another (unsigned) delivery id
+  503 the event could not be stored (store busy past its bound, store file gone, Redis lost): nothing
+      was stored, the sender tries again
 
 202 {"id": ...} is sent only once the event is durably stored; a redelivery (same delivery id, or the
-identical signed request replayed) gets 200 {"id": <the same id>, "duplicate": true} and is not queued again.
+identical signed request replayed when no delivery id was sent) gets 200 {"id": <the same id>,
+"duplicate": true} and is not queued again.
 """
 
 from __future__ import annotations
@@ -18,22 +19,20 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import signature, view
 from .events import Event, new_id, stored_headers
-from .flows import Flows
+from .flows import FlowFileError, Flows
 from .queue import Queue
+from .ratelimited import RepeatFilter
+from .signing import Verifier
+from .store import StoreBusy
 
-log = logging.getLogger("jobs_connector.webhooks")
+log = logging.getLogger("jobs_connector.webhooks.intake")
+log.addFilter(RepeatFilter())  # a refused flood or a lost store: one line per interval, not one per request
 
 MAX_BODY = 1024 * 1024
-DELIVERY_HEADERS = ("X-Delivery-Id", "X-GitHub-Delivery")
-_HOOK = re.compile(r"^/hooks/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\Z")
-_EVENT = re.compile(r"^/events/([0-9a-f]{32})\Z")
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 
 
@@ -41,22 +40,59 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-class Intake:
-    """The decisions, apart from HTTP plumbing: what to answer to a hook request."""
+def verifiers(flows: Flows) -> dict[str, Verifier]:
+    """Each flow's verifier; FlowFileError when a secret does not suit its scheme or two flows share one
+    (a request signed for one flow must never be accepted by another)."""
+    found: dict[str, Verifier] = {}
+    owners: dict[bytes, object] = {}
+    for flow in flows:
+        if flow.trigger is not None:  # a poll starts it: no webhook, no secret
+            continue
+        where = f"flow '{flow.name}'.secret_env"
+        if flow.secret is None:
+            raise FlowFileError("the webhook secret is not loaded", where=where, rule="secret-missing")
+        try:
+            verifier = Verifier(flow.signing, flow.secret)
+        except ValueError as exc:
+            raise FlowFileError(f"the secret in {flow.secret_env}: {exc}", where=where, rule="secret-format") from None
+        other = owners.get(verifier.key)
+        if other is not None:
+            raise FlowFileError(
+                f"flows '{other.name}' and '{flow.name}' have the same webhook secret ({other.secret_env}, "
+                f"{flow.secret_env}): a request signed for one would be accepted by the other; give each flow "
+                "its own secret", where=where, rule="secret-shared")
+        owners[verifier.key] = flow
+        found[flow.name] = verifier
+    return found
 
+
+class Headers:
+    """Request headers by case-insensitive name."""
+
+    def __init__(self, pairs):
+        self._values = {name.lower(): value for name, value in pairs}
+
+    def get(self, name: str, default=None):
+        return self._values.get(name.lower(), default)
+
+    def items(self):
+        return self._values.items()
+
+
+class Intake:
     def __init__(self, flows: Flows, queue: Queue, *, max_body: int = MAX_BODY,
                  tolerance: float = signature.DEFAULT_TOLERANCE, clock=time.time):
         self.flows, self.queue, self.store = flows, queue, queue.store
         self.max_body, self.tolerance, self.clock = max_body, tolerance, clock
+        self.verifiers = verifiers(flows)
 
     def receive(self, flow_name: str, headers, body: bytes) -> tuple[int, dict]:
         flow = self.flows.get(flow_name)
-        if flow is None:
+        if flow is None or flow.trigger is not None:  # a flow a poll starts has no webhook
             return 404, {"error": f"no flow named '{flow_name}'"}
         now = self.clock()
         try:
-            fingerprint = signature.verify(flow.secret, headers.get(signature.HEADER), body,
-                                           tolerance=self.tolerance, now=now)
+            signed = self.verifiers[flow.name].verify(headers, body, tolerance=self.tolerance, now=now)
         except signature.SignatureError as exc:
             log.warning("hook %s refused: %s", flow_name, exc)
             return 401, {"error": str(exc)}
@@ -66,19 +102,39 @@ class Intake:
             return 400, {"error": "the body is not valid JSON"}
         if not isinstance(data, dict):
             return 400, {"error": "the body must be a JSON object"}
-        delivery_id = next((headers.get(h) for h in DELIVERY_HEADERS if headers.get(h)), None)
+        delivery_id = signed.delivery_id
         if delivery_id is not None and not _DELIVERY_ID.match(delivery_id):
             return 400, {"error": "the delivery id must be 1 to 200 printable ASCII characters without spaces"}
+        # A signed delivery id names the event alone: two deliveries of the same body in the same second
+        # with different ids are two events. An unsigned one could be forged onto a captured request, so
+        # the signature's fingerprint still recognises the request (see _clash).
         event = Event(id=new_id(), flow=flow.name, body=data, received_at=now, headers=stored_headers(headers),
-                      delivery_id=delivery_id, fingerprint=fingerprint, due_at=now, updated_at=now)
+                      delivery_id=delivery_id, fingerprint=None if signed.id_signed else signed.fingerprint,
+                      replay_until=signed.signed_at + self.tolerance, due_at=now, updated_at=now)
         try:
             event_id, created = self.queue.accept(event)
-        except Exception:
-            log.exception("hook %s: the event could not be stored", flow_name)
+        except StoreBusy as exc:
+            log.warning("hook %s: 503, the store is busy: %s", flow_name, exc)
+            return 503, {"error": "the store is busy; nothing was stored, send it again later"}
+        except Exception as exc:
+            log.warning("hook %s: 503, the event could not be stored: %s: %s", flow_name, type(exc).__name__, exc)
             return 503, {"error": "the event could not be stored; send it again later"}
         if not created:
-            return 200, {"id": event_id, "duplicate": True}
+            return self._clash(event, event_id) or (200, {"id": event_id, "duplicate": True})
         return 202, {"id": event_id}
+
+    def _clash(self, event: Event, existing_id: str) -> tuple[int, dict] | None:
+        """409 when an unsigned delivery id differs from the one of the event this signed request already
+        made: a replay with a forged id, or a sender's second delivery of the same body in the same second,
+        which it can tell apart only by signing the id. Never a silent merge."""
+        if event.delivery_id is None or event.fingerprint is None:
+            return None
+        existing = self.store.get(existing_id)
+        if existing is None or existing.delivery_id == event.delivery_id:
+            return None
+        return 409, {"error": "this signed request was already delivered under another delivery id; to send "
+                              "the same body again within the second, sign the delivery id too "
+                              "(v1 over '<t>.<X-Delivery-Id>.<body>')"}
 
     def event(self, event_id: str) -> tuple[int, dict]:
         event = self.store.get(event_id)
@@ -92,125 +148,3 @@ class Intake:
         except Exception as exc:
             return 503, {"status": "unavailable", "queue": self.queue.kind, "error": type(exc).__name__}
         return 200, {"status": "ok", "queue": self.queue.kind, "flows": sorted(f.name for f in self.flows)}
-
-
-class IntakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    allow_reuse_address = True
-
-    def __init__(self, address, intake: Intake, *, read_timeout: float = 10.0):
-        self.intake = intake
-        self.read_timeout = read_timeout
-        self.draining = False
-        self._active = 0
-        self._idle = threading.Condition()
-        super().__init__(address, _handler_class())
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def begin(self) -> None:
-        with self._idle:
-            self._active += 1
-
-    def end(self) -> None:
-        with self._idle:
-            self._active -= 1
-            self._idle.notify_all()
-
-    def drain(self, timeout: float = 10.0) -> bool:
-        """Stop accepting, then wait for the requests being handled to be answered."""
-        self.draining = True
-        self.shutdown()
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._active:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
-
-
-def _handler_class():
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "jobs-connector"
-        sys_version = ""
-        wbufsize = -1  # buffered: headers and body leave in one segment, flushed after each request
-
-        def setup(self):
-            super().setup()
-            self.connection.settimeout(self.server.read_timeout)
-            # Small answers must not wait for the client's delayed ACK (Nagle): 40 ms per request otherwise.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-            log.debug("%s %s", self.address_string(), format % args)
-
-        def _answer(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload, separators=(",", ":")).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            if self.server.draining:
-                self.close_connection = True
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _refuse_unread(self, status: int, payload: dict) -> None:
-            # The body was not read: the connection cannot carry another request.
-            self.close_connection = True
-            self._answer(status, payload)
-
-        def do_POST(self):  # noqa: N802 - the stdlib's name
-            self.server.begin()
-            try:
-                self._post()
-            finally:
-                self.server.end()
-
-        def _post(self):
-            intake: Intake = self.server.intake
-            match = _HOOK.match(self.path.split("?", 1)[0])
-            if not match:
-                return self._refuse_unread(404, {"error": "POST /hooks/<flow>"})
-            if intake.flows.get(match.group(1)) is None:
-                return self._refuse_unread(404, {"error": f"no flow named '{match.group(1)}'"})
-            if self.headers.get("Transfer-Encoding"):
-                return self._refuse_unread(411, {"error": "send the body with a Content-Length"})
-            length = self.headers.get("Content-Length")
-            if length is None:
-                return self._refuse_unread(411, {"error": "Content-Length is required"})
-            if not length.isdigit():
-                return self._refuse_unread(400, {"error": "Content-Length is malformed"})
-            if int(length) > intake.max_body:
-                return self._refuse_unread(413, {"error": f"the body is larger than {intake.max_body} bytes"})
-            body = self.rfile.read(int(length))
-            if len(body) != int(length):
-                self.close_connection = True
-                return
-            self._answer(*intake.receive(match.group(1), self.headers, body))
-
-        def do_GET(self):  # noqa: N802
-            intake: Intake = self.server.intake
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                return self._answer(*intake.health())
-            match = _EVENT.match(path)
-            if match:
-                return self._answer(*intake.event(match.group(1)))
-            self._answer(404, {"error": "not found"})
-
-        def _not_allowed(self):
-            self._refuse_unread(405, {"error": "method not allowed"})
-
-        do_PUT = do_DELETE = do_PATCH = _not_allowed  # noqa: N815
-
-    return Handler

@@ -11,24 +11,32 @@ A field whose expression yields nothing (JSONata's undefined, or null) is left o
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import jsonata
 
+from .jsonata_box import EvaluationFailed, Evaluator, shared
+
+# The context's members; a path starting anywhere else reads nothing.
+CONTEXT_ROOTS = frozenset({"event", "steps", "headers", "meta"})
 # Context roots whose values are only known when the event runs, never at load time.
 RUNTIME_ROOTS = frozenset({"steps", "headers", "meta"})
 # Stands for a value only run time knows, so the field's name is still checked at load time.
 AT_RUN_TIME = "(known at run time)"
+# Children of an AST node that are evaluated against the same input as the node itself.
+_SAME_INPUT = ("lhs", "rhs", "condition", "then", "_else", "expression", "expressions", "arguments",
+               "lhs_object")
 
 
 class MappingError(Exception):
-    """An expression that does not compile or fails to evaluate; `where` names the input field."""
+    """An expression that does not compile, fails to evaluate or passes a limit; `where` names the input
+    field and `rule` says which (evaluation, time-limit, memory-limit, size-limit, depth-limit, ...)."""
 
-    def __init__(self, where: str, message: str):
+    def __init__(self, where: str, message: str, rule: str = "mapping"):
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+        self.rule = rule
 
 
 def _walk(node, seen: set[int]):
@@ -40,14 +48,44 @@ def _walk(node, seen: set[int]):
         for item in node:
             yield from _walk(item, seen)
         return
-    if not hasattr(node, "type") or not hasattr(node, "value"):
+    if not _is_node(node):
         return
     yield node
     for name, child in vars(node).items():
-        if name.startswith("_") or name in ("type", "value", "position", "id"):
+        if (name.startswith("_") and name != "_else") or name in ("type", "value", "position", "id"):
             continue
-        if isinstance(child, (list, tuple)) or (hasattr(child, "type") and hasattr(child, "value")):
+        if isinstance(child, (list, tuple)) or _is_node(child):
             yield from _walk(child, seen)
+
+
+def _is_node(value) -> bool:
+    return hasattr(value, "type") and hasattr(value, "value")
+
+
+def _root_names(node) -> list[str]:
+    """Names read from the context itself (the first step of a path evaluated against the root).
+    Conservative: lambda bodies, predicates and later path steps, whose input differs, are not looked at."""
+    found: list[str] = []
+
+    def visit(item):
+        if isinstance(item, (list, tuple)):
+            for child in item:
+                visit(child)
+            return
+        if not _is_node(item):
+            return
+        if item.type == "name":
+            found.append(item.value)
+        elif item.type == "path" and item.steps:
+            visit(item.steps[0])
+        elif item.type == "bind":
+            visit(item.rhs)
+        elif item.type in ("binary", "condition", "unary", "block", "function"):
+            for name in _SAME_INPUT:
+                visit(getattr(item, name, None))
+
+    visit(node)
+    return found
 
 
 @dataclass
@@ -56,25 +94,24 @@ class Expression:
 
     source: str
     where: str
-    compiled: jsonata.Jsonata = field(repr=False)
     names: frozenset[str] = frozenset()
     reads_root: bool = False  # `$` / `$$`: may read anything
-    # jsonata-python binds the input in the expression's shared environment: one evaluation at a time.
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    bare_words: tuple[str, ...] = field(default=())  # names read from the context that it does not have
 
     @classmethod
     def compile(cls, source: str, where: str) -> Expression:
         try:
-            compiled = jsonata.Jsonata(source)
+            ast = jsonata.Jsonata(source).ast  # only to check it and see what it reads: it runs in the box
         except Exception as exc:  # jsonata-python raises its JException for syntax errors
             raise MappingError(where, f"the JSONata expression {source!r} does not compile: {exc}") from None
         names, reads_root = set(), False
-        for node in _walk(compiled.ast, set()):
+        for node in _walk(ast, set()):
             if node.type == "name" and isinstance(node.value, str):
                 names.add(node.value)
             elif node.type == "variable" and node.value in ("", "$"):
                 reads_root = True
-        return cls(source, where, compiled, frozenset(names), reads_root)
+        bare = tuple(dict.fromkeys(n for n in _root_names(ast) if n not in CONTEXT_ROOTS))
+        return cls(source, where, frozenset(names), reads_root, bare)
 
     @property
     def static(self) -> bool:
@@ -90,32 +127,26 @@ class Expression:
             return False
         return has_example_event
 
-    def evaluate(self, context: dict):
-        try:
-            with self.lock:
-                result = self.compiled.evaluate(context, {})
-            return _plain(result)
-        except Exception as exc:
-            raise MappingError(self.where, f"the JSONata expression {self.source!r} failed: {exc}") from None
-
-
-def _plain(value):
-    """jsonata-python returns its own list subclass and may return functions; keep plain JSON."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if callable(value):
-        return None
-    return value
+    def failure(self, failed: EvaluationFailed) -> MappingError:
+        if failed.rule == "evaluation":
+            text = f"the JSONata expression {self.source!r} failed: {failed.message}"
+        else:
+            text = f"the JSONata expression {self.source!r} was stopped ({failed.rule}): {failed.message}"
+        return MappingError(self.where, text, failed.rule)
 
 
 class Mapping:
-    """A step's compiled `input`: one expression, or an object of expressions and literals."""
+    """A step's compiled `input`: one expression, or an object of expressions and literals. Evaluated in
+    the bounded evaluator (lib/webhooks/jsonata_box.py): all of a step's expressions in one request."""
 
-    def __init__(self, spec, where: str = "input"):
+    def __init__(self, spec, where: str = "input", evaluator: Evaluator | None = None):
         self.where = where
         self.root = self._compile(spec, where)
+        self._evaluator = evaluator
+
+    @property
+    def evaluator(self) -> Evaluator:
+        return self._evaluator or shared()
 
     def _compile(self, spec, where: str):
         if isinstance(spec, str):
@@ -138,7 +169,7 @@ class Mapping:
         return found
 
     def evaluate(self, context: dict):
-        return self._evaluate(self.root, context, lambda expr: True)
+        return self._evaluate(context, lambda expr: True)
 
     def evaluate_known(self, context: dict, has_example_event: bool):
         """Evaluate the fields knowable at load time; the others get the AT_RUN_TIME placeholder.
@@ -151,16 +182,29 @@ class Mapping:
             unknown.add(expr.where)
             return False
 
-        value = self._evaluate(self.root, context, knowable)
+        value = self._evaluate(context, knowable)
         return value, unknown
 
-    def _evaluate(self, node, context, knowable):
+    def _evaluate(self, context, knowable):
+        wanted = [expr for expr in self.expressions() if knowable(expr)]
+        try:
+            results = self.evaluator.evaluate([expr.source for expr in wanted], context)
+        except EvaluationFailed as failed:
+            if failed.index is not None:
+                raise wanted[failed.index].failure(failed) from None
+            fields = ", ".join(expr.where for expr in wanted)
+            raise MappingError(fields, f"one of these fields' JSONata expressions was stopped ({failed.rule}): "
+                                       f"{failed.message}", failed.rule) from None
+        values = {id(expr): value for expr, value in zip(wanted, results, strict=True)}
+        return self._assemble(self.root, values)
+
+    def _assemble(self, node, values):
         if isinstance(node, Expression):
-            return node.evaluate(context) if knowable(node) else AT_RUN_TIME
+            return values.get(id(node), AT_RUN_TIME)
         if isinstance(node, dict):
             out = {}
             for key, child in node.items():
-                value = self._evaluate(child, context, knowable)
+                value = self._assemble(child, values)
                 if value is not None:
                     out[key] = value
             return out

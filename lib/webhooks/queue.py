@@ -89,9 +89,10 @@ def sqlite_path(url: str) -> str:
 class Queue:
     """One huey instance, its single task, and the event store next to it."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, store_timeout: float = 5.0):
+        """`store_timeout`: how long accepting an event may wait for a busy SQLite store (then 503)."""
         self.url = url
-        self.huey, self.store = _open(url)
+        self.huey, self.store = _open(url, store_timeout)
         self.handler: Callable[[str], object] | None = None
 
         def process_event(event_id: str):
@@ -140,7 +141,7 @@ class Queue:
             storage.close()
 
 
-def _open(url: str) -> tuple[object, EventStore]:
+def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
     scheme = urlsplit(url).scheme
     serializer = JsonSerializer()
     if scheme == "sqlite":
@@ -155,14 +156,19 @@ def _open(url: str) -> tuple[object, EventStore]:
         try:
             huey = SqliteHuey(HUEY_NAME, filename=path, results=False, fsync=True, serializer=serializer,
                               timeout=SQLITE_BUSY_TIMEOUT)
-            store = SqliteEventStore(huey.storage)
+            store = SqliteEventStore(huey.storage, busy_timeout=SQLITE_BUSY_TIMEOUT, accept_timeout=store_timeout)
         finally:
             os.umask(old_umask)
         return huey, store
     if scheme in ("redis", "rediss"):
+        import redis
+
         from .store_redis import RedisEventStore
 
-        huey = RedisHuey(HUEY_NAME, url=url, results=False, serializer=serializer, blocking=True, read_timeout=1)
+        # A bounded connect: an unreachable Redis is an error in seconds, not a hang.
+        pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=5)
+        huey = RedisHuey(HUEY_NAME, connection_pool=pool, results=False, serializer=serializer, blocking=True,
+                         read_timeout=1)
         store = RedisEventStore(huey.storage.conn, HUEY_NAME)
         return huey, store
     raise ConfigurationError(f"the queue URL must start with sqlite:/// or redis://, not {shown_url(url)!r}",

@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass
 
 from .flows import Flows
-from .intake import Intake, IntakeServer
+from .intake import Intake
 from .queue import Queue, shown_url
+from .server import IntakeServer
 from .worker import Worker
+from .wsgi import IntakeApp
 
 log = logging.getLogger("jobs_connector.webhooks")
 
@@ -36,6 +38,8 @@ class Settings:
     lease: float = 30.0
     sweep_interval: float = 5.0
     shutdown_timeout: float = 30.0
+    threads: int = 8  # the intake's request threads (waitress)
+    store_timeout: float = 5.0  # how long accepting an event may wait for a busy store before a 503
 
 
 class Service:
@@ -48,9 +52,12 @@ class Service:
         self.server: IntakeServer | None = None
         self.worker: Worker | None = None
         self.consumer = None
+        self.poller = None
 
     def start(self) -> None:
         s = self.settings
+        # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
+        intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
         if s.work:
             self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
                                  sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
@@ -62,11 +69,10 @@ class Service:
             self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
-        if s.web:
-            intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance)
-            self.server = IntakeServer((s.host, s.port), intake)
-            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhooks-http",
-                             daemon=True).start()
+        if intake is not None:
+            self._start_poller()
+            self.server = IntakeServer((s.host, s.port), IntakeApp(intake), threads=s.threads, max_body=s.max_body)
+            threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
             self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
         if self.install_signals:
             # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
@@ -75,6 +81,16 @@ class Service:
         else:  # embedded (tests): leave the host's handlers as they were
             for signum, handler in self._previous_handlers.items():
                 signal.signal(signum, handler)
+
+    def _start_poller(self) -> None:
+        """Flows that start from a polling trigger (lib/triggers/flows.py): their items join the queue."""
+        from ..triggers.flows import Poller
+
+        poller = Poller(self.flows, self.queue, runtime=self.runtime)
+        if poller:
+            self.poller = poller
+            poller.start()
+            self.announce(f"polling: {', '.join(f'{f.name} every {f.trigger.every:g}s' for f in poller.flows)}")
 
     def _on_signal(self, signum, frame) -> None:
         self.stop_requested.set()
@@ -88,6 +104,8 @@ class Service:
 
     def stop(self) -> None:
         s = self.settings
+        if self.poller:  # first: no new events while the rest shuts down
+            self.poller.stop(timeout=s.shutdown_timeout)
         if self.server:
             if not self.server.drain(timeout=10):
                 log.warning("stopped with requests still unanswered (their senders will retry)")

@@ -8,7 +8,7 @@ after the window; within it, the server recognises the identical signature and a
 event it already stored (see intake.py), so a replay never runs a flow twice.
 
 GitHub's `X-Hub-Signature-256` is not accepted: it signs the body only, with no timestamp, so it
-cannot be given a replay window.
+cannot be given a replay window. A flow may choose Standard Webhooks instead (standard_webhooks.py).
 """
 
 from __future__ import annotations
@@ -28,15 +28,18 @@ class SignatureError(Exception):
     """The request is not signed, or not signed right; the message says which, never the secret."""
 
 
-def digest(secret: bytes, timestamp: int | str, body: bytes) -> str:
-    return hmac.new(secret, str(timestamp).encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+def digest(secret: bytes, timestamp: int | str, body: bytes, delivery_id: str | None = None) -> str:
+    """HMAC-SHA256 of `<t>.<body>`, or of `<t>.<delivery id>.<body>` when the delivery id is signed too."""
+    signed = f"{timestamp}.{delivery_id}." if delivery_id else f"{timestamp}."
+    return hmac.new(secret, signed.encode("ascii") + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: bytes | str, body: bytes, timestamp: int | None = None) -> str:
-    """The header value a sender puts on a request (used by tests, the benchmark and in the README)."""
+def sign(secret: bytes | str, body: bytes, timestamp: int | None = None, delivery_id: str | None = None) -> str:
+    """The header value a sender puts on a request (used by tests, the benchmark and in the docs); with
+    `delivery_id`, the X-Delivery-Id the request carries is signed too."""
     secret = secret.encode("utf-8") if isinstance(secret, str) else secret
     timestamp = int(time.time()) if timestamp is None else timestamp
-    return f"t={timestamp},v1={digest(secret, timestamp, body)}"
+    return f"t={timestamp},v1={digest(secret, timestamp, body, delivery_id)}"
 
 
 def parse(header: str | None) -> tuple[int, list[str]]:
@@ -62,16 +65,25 @@ def parse(header: str | None) -> tuple[int, list[str]]:
 def verify(secret: bytes, header: str | None, body: bytes, *, tolerance: float = DEFAULT_TOLERANCE,
            now: float | None = None) -> str:
     """Check the signature; return the matching digest (the request's fingerprint) or raise."""
+    return check(secret, header, body, tolerance=tolerance, now=now)[1]
+
+
+def check(secret: bytes, header: str | None, body: bytes, *, tolerance: float = DEFAULT_TOLERANCE,
+          now: float | None = None, delivery_id: str | None = None) -> tuple[int, str, bool]:
+    """Check the signature; return (its timestamp, the matching digest, whether it signs `delivery_id`)."""
     timestamp, digests = parse(header)
     now = time.time() if now is None else now
     # Check the digest first: an unsigned request learns nothing about the clock.
-    expected = digest(secret, timestamp, body)
-    matched = None
+    expected = {digest(secret, timestamp, body): False}
+    if delivery_id:
+        expected[digest(secret, timestamp, body, delivery_id)] = True
+    matched, bound = None, False
     for candidate in digests:
-        if hmac.compare_digest(candidate, expected):
-            matched = candidate
+        for value, signs_id in expected.items():
+            if hmac.compare_digest(candidate, value):
+                matched, bound = candidate, signs_id
     if matched is None:
         raise SignatureError("the signature does not match the body")
     if abs(now - timestamp) > tolerance:
         raise SignatureError(f"the signature timestamp is outside the {tolerance:g}-second replay window")
-    return matched
+    return timestamp, matched, bound

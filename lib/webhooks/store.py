@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from .events import Event
 
 
+class StoreUnavailable(Exception):
+    """The store cannot take the event now (its file is gone or replaced, Redis is unreachable): nothing
+    was stored, the sender should try again."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another writer held the store longer than the intake may wait: nothing was stored."""
+
+
 @dataclass(frozen=True)
 class Due:
     """A light view of an event the sweeper may have to act on."""
@@ -51,7 +60,9 @@ class EventStore(ABC):
 
     @abstractmethod
     def purge(self, statuses: tuple[str, ...], updated_before: float | None = None) -> int:
-        """Delete finished events (and their delivery ids); returns how many."""
+        """Delete finished events; returns how many. Their delivery ids and fingerprints are kept until
+        the event's `replay_until` has passed, so a captured request replayed after a purge is still
+        recognised as the event it was (and not run again)."""
 
     @abstractmethod
     def counts(self) -> dict[str, int]: ...

@@ -4,9 +4,10 @@ Each change is one Lua script, so it is atomic on the server: adding an event to
 delivery id, and every compare-and-set on the event's version. Keys (PREFIX is `jobs-connector:<name>`):
 
   PREFIX:ev:<id>                   hash: doc (the event as JSON), v (version), status, claim
-  PREFIX:dl:<flow>:<delivery id>   the event id of a delivery (kept as long as the event)
-  PREFIX:fp:<flow>:<signature>     the event id of a signed request (kept for a day: replays are refused
-                                   after the replay window anyway)
+  PREFIX:dl:<flow>:<delivery id>   the event id of a delivery (kept as long as the event, and after a
+                                   purge until the event's replay window has passed)
+  PREFIX:fp:<flow>:<signature>     the event id of a signed request sent without a delivery id (kept for a
+                                   day, or after a purge until the replay window has passed)
   PREFIX:next                      sorted set: unfinished events by due time or lease end (the sweeper's view)
   PREFIX:all, PREFIX:st:<status>   sorted sets for listing
 
@@ -21,6 +22,7 @@ import logging
 import time
 
 from .events import RUNNING, Event
+from .signature import DEFAULT_TOLERANCE
 from .store import Due, EventStore
 
 log = logging.getLogger("jobs_connector.webhooks")
@@ -30,9 +32,7 @@ _ADD = """
 local p, id, flow, delivery, fp, doc, received, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
     ARGV[7], ARGV[8]
 local function known(key)
-  local existing = redis.call('GET', key)
-  if existing and redis.call('EXISTS', p .. ':ev:' .. existing) == 1 then return existing end
-  return false
+  return redis.call('GET', key)
 end
 if delivery ~= '' then
   local e = known(p .. ':dl:' .. flow .. ':' .. delivery)
@@ -80,15 +80,20 @@ return 0
 """
 
 _PURGE = """
-local p, status, before = ARGV[1], ARGV[2], ARGV[3]
+local p, status, before, now, fallback = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local ids = redis.call('ZRANGEBYSCORE', p .. ':st:' .. status, '-inf', '(' .. before, 'LIMIT', 0, 500)
 for _, id in ipairs(ids) do
   local key = p .. ':ev:' .. id
   local doc = redis.call('HGET', key, 'doc')
   if doc then
     local d = cjson.decode(doc)
-    if type(d.delivery_id) == 'string' then redis.call('DEL', p .. ':dl:' .. d.flow .. ':' .. d.delivery_id) end
-    if type(d.fingerprint) == 'string' then redis.call('DEL', p .. ':fp:' .. d.flow .. ':' .. d.fingerprint) end
+    -- a delivery id or fingerprint outlives its event until the replay window has passed
+    local untl = tonumber(d.replay_until) or ((tonumber(d.received_at) or 0) + fallback)
+    local function forget(k)
+      if untl > now then redis.call('EXPIREAT', k, math.ceil(untl)) else redis.call('DEL', k) end
+    end
+    if type(d.delivery_id) == 'string' then forget(p .. ':dl:' .. d.flow .. ':' .. d.delivery_id) end
+    if type(d.fingerprint) == 'string' then forget(p .. ':fp:' .. d.flow .. ':' .. d.fingerprint) end
   end
   redis.call('DEL', key)
   redis.call('ZREM', p .. ':all', id)
@@ -177,11 +182,12 @@ class RedisEventStore(EventStore):
         return self._load(self.client.zrevrange(key, 0, limit - 1))
 
     def purge(self, statuses: tuple[str, ...], updated_before: float | None = None) -> int:
-        before = repr(time.time() if updated_before is None else updated_before)
+        now = time.time()
+        before = repr(now if updated_before is None else updated_before)
         total = 0
         for status in statuses:
             while True:
-                removed = int(self._purge(args=[self.prefix, status, before]))
+                removed = int(self._purge(args=[self.prefix, status, before, repr(now), 2 * DEFAULT_TOLERANCE]))
                 total += removed
                 if removed == 0:
                     break

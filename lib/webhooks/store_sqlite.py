@@ -8,16 +8,29 @@ on SQLite's busy handler for each other, only on the other process (web or worke
 Group commit: concurrent `add` calls are written in one transaction, so one fsync covers a batch of
 events. Each event's queue task is inserted in the same transaction, so an event is stored if and only
 if it is queued; a caller returns only once its batch is committed.
+
+Honest failures: accepting waits at most `accept_timeout` seconds for the store (this process's other
+threads, then another process's write lock) and otherwise raises StoreBusy with nothing written, so
+the intake answers 503 before a sender's own timeout, never "timed out, yet stored". The file's identity
+is checked before each batch and by ping(): a queue file deleted or replaced under the server makes
+it refuse events (503) and fail /healthz instead of writing into an unlinked file.
+
+Replay after a purge: purge() moves the delivery ids and fingerprints of events whose replay window has
+not passed to webhook_replay, which `add` consults too; they are forgotten once the window has passed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 
 from .events import RUNNING, Event
-from .store import Due, EventStore
+from .signature import DEFAULT_TOLERANCE
+from .store import Due, EventStore, StoreBusy, StoreUnavailable
 
 _DDL = (
     """create table if not exists webhook_events (
@@ -39,7 +52,29 @@ _DDL = (
     "create index if not exists webhook_events_next on webhook_events (next_at) where next_at is not null",
     "create index if not exists webhook_events_status on webhook_events (status, received_at)",
     "create index if not exists webhook_events_received on webhook_events (received_at)",
+    # Delivery ids ('d:<id>') and fingerprints ('f:<digest>') of purged events, until their replay window ends.
+    """create table if not exists webhook_replay (
+        flow text not null,
+        key text not null,
+        event_id text not null,
+        until real not null,
+        primary key (flow, key))""",
 )
+
+# Keep a purged event's delivery id / fingerprint until its signed request stops being valid; events
+# stored before replay_until existed fall back to received_at plus the widest default window (the
+# last parameter). Fixed statements: nothing in them is formatted.
+_KEEP_DELIVERY = (
+    "insert or replace into webhook_replay (flow, key, event_id, until) "
+    "select flow, 'd:' || delivery_id, id, coalesce(json_extract(doc, '$.replay_until'), received_at + ?4) "
+    "from webhook_events where status = ?1 and updated_at < ?2 and delivery_id is not null "
+    "and coalesce(json_extract(doc, '$.replay_until'), received_at + ?4) > ?3")
+_KEEP_FINGERPRINT = (
+    "insert or replace into webhook_replay (flow, key, event_id, until) "
+    "select flow, 'f:' || fingerprint, id, coalesce(json_extract(doc, '$.replay_until'), received_at + ?4) "
+    "from webhook_events where status = ?1 and updated_at < ?2 and fingerprint is not null "
+    "and coalesce(json_extract(doc, '$.replay_until'), received_at + ?4) > ?3")
+_LEGACY_WINDOW = 2 * DEFAULT_TOLERANCE
 
 
 @dataclass
@@ -54,15 +89,60 @@ class _Pending:
 class SqliteEventStore(EventStore):
     kind = "sqlite"
 
-    def __init__(self, storage):
+    def __init__(self, storage, *, busy_timeout: float = 30.0, accept_timeout: float = 5.0):
         """`storage` is huey's SqliteStorage; its db() context gives the connection under its lock."""
         self.storage = storage
+        self.busy_timeout, self.accept_timeout = busy_timeout, accept_timeout
+        self.path = os.path.abspath(storage.filename)
         self._pending: list[_Pending] = []
         self._committing = False
         self._turn = threading.Condition()
         with storage.db(commit=True) as cur:
             for statement in _DDL:
                 cur.execute(statement)
+        self._identity = self._stat()
+
+    def _stat(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            raise StoreUnavailable("the queue file is missing (deleted, or its directory is gone)") from None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> None:
+        if self._stat() != self._identity:
+            raise StoreUnavailable("the queue file was replaced by another file")
+
+    @contextlib.contextmanager
+    def _accepting(self):
+        """huey's db(commit=True), with every wait bounded by accept_timeout (StoreBusy when it runs out)."""
+        seconds = self.accept_timeout
+        deadline = time.monotonic() + seconds
+        if not self.storage.lock.acquire(timeout=seconds):
+            raise StoreBusy(f"this process's workers held the store for over {seconds:g} s")
+        try:
+            self.check_file()
+            conn = self.storage.conn
+            conn.execute(f"pragma busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
+            cur = conn.cursor()
+            try:
+                try:
+                    cur.execute(self.storage.begin_sql)
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise StoreBusy(f"another process held the write lock for over {seconds:g} s") from None
+                    raise
+                try:
+                    yield cur
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            finally:
+                cur.close()
+                conn.execute(f"pragma busy_timeout = {int(self.busy_timeout * 1000)}")
+        finally:
+            self.storage.lock.release()
 
     def add(self, event: Event, task: bytes | None = None) -> tuple[str, bool]:
         """Store the event and, if it is new and `task` is given, put that huey task in the queue, in
@@ -95,7 +175,7 @@ class SqliteEventStore(EventStore):
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self.storage.db(commit=True) as cur:
+            with self._accepting() as cur:
                 results = [self._insert(cur, item) for item in batch]
         except BaseException as exc:  # nothing of the batch was stored: every caller learns it
             for item in batch:
@@ -110,6 +190,12 @@ class SqliteEventStore(EventStore):
 
     def _insert(self, cur, item: _Pending) -> tuple[str, bool]:
         event = item.event
+        kept = cur.execute(
+            "select event_id from webhook_replay where flow = ? and key in (?, ?) and until > ?",
+            (event.flow, event.delivery_id and "d:" + event.delivery_id, event.fingerprint and "f:" + event.fingerprint,
+             event.received_at)).fetchone()
+        if kept:  # the request of a purged event, replayed within its window
+            return kept[0], False
         cur.execute(
             "insert into webhook_events (id, flow, delivery_id, fingerprint, status, version, received_at, "
             "updated_at, next_at, claim, doc) values (?, ?, ?, ?, ?, 1, ?, ?, ?, null, ?) on conflict do nothing",
@@ -172,12 +258,16 @@ class SqliteEventStore(EventStore):
         return [_event(row) for row in rows]
 
     def purge(self, statuses: tuple[str, ...], updated_before: float | None = None) -> int:
-        cutoff = time.time() if updated_before is None else updated_before
+        now = time.time()
+        cutoff = now if updated_before is None else updated_before
         removed = 0
-        with self.storage.db(commit=True) as cur:  # one transaction; a fixed statement per status
+        with self.storage.db(commit=True) as cur:  # one transaction; fixed statements per status
             for status in statuses:
+                cur.execute(_KEEP_DELIVERY, (status, cutoff, now, _LEGACY_WINDOW))
+                cur.execute(_KEEP_FINGERPRINT, (status, cutoff, now, _LEGACY_WINDOW))
                 cur.execute("delete from webhook_events where status = ? and updated_at < ?", (status, cutoff))
                 removed += cur.rowcount
+            cur.execute("delete from webhook_replay where until <= ?", (now,))
         return removed
 
     def counts(self) -> dict[str, int]:
@@ -185,6 +275,7 @@ class SqliteEventStore(EventStore):
             return dict(cur.execute("select status, count(*) from webhook_events group by status").fetchall())
 
     def ping(self) -> None:
+        self.check_file()
         with self.storage.db() as cur:
             cur.execute("select 1").fetchone()
 

@@ -49,6 +49,8 @@ def public(event: Event, secrets=(), *, with_body: bool = False) -> dict:
         "updated_at": iso(event.updated_at),
         "next_attempt_at": iso(event.due_at) if event.status == RETRYING else None,
         "steps": steps,
+        "warnings": event.warnings,  # answers used as sent although they differ from the documented shape
+        "handbacks": event.handbacks,
         "error": event.error,
         "history": [{**line, "at": iso(line.get("at"))} for line in event.history],
     }

@@ -10,6 +10,15 @@
   the service, which then does not act twice.
 - Retryable failures (throttling, 5xx, network: a *rebound*) retry with exponential backoff up to the
   flow's max_attempts; after that, or on any other error, the event is dead-lettered with its error.
+  A retry is never scheduled later than the flow's max_delay: a service asking for a longer pause
+  (Retry-After) ends the event dead, saying so (`events retry` sends it again when the operator decides).
+- A mapping that fails or passes a limit (time, memory, sizes: lib/webhooks/jsonata_box.py) ends the
+  event dead, naming the flow, the step and the field.
+- An answer that drifts from the action's output schema is used as sent; each warning is recorded in
+  the event (`warnings`) and logged.
+- Handbacks at shutdown are counted: a step still running at the shutdown timeout counts as an attempt
+  (and a step that is not safe to repeat ends dead with OutcomeUnknown), and an event handed back
+  MAX_HANDBACKS times ends dead, so a poisoned event never loops forever.
 - A heartbeat renews the leases of running events; the sweeper takes over events whose worker died
   (lease expired) and re-dispatches events whose queue task was lost.
 """
@@ -27,10 +36,12 @@ from .events import DEAD, QUEUED, RETRYING, RUNNING, SUCCEEDED, WAITING, Event
 from .flows import Flow, Flows
 from .mapping import MappingError
 from .queue import Queue
+from .sealing import scrubbed
 
 log = logging.getLogger("jobs_connector.webhooks")
 TOKEN_NAMESPACE = uuid.UUID("6f1c5a52-8f0e-4b7e-9d55-5b1f3f0c2a11")
 EARLY_TOLERANCE = 1.0  # seconds: clocks of different machines may disagree a little
+MAX_HANDBACKS = 10  # shutdowns an event may live through unfinished before it ends dead
 
 
 def step_token(event_id: str, index: int) -> str:
@@ -47,6 +58,16 @@ def _line(error: dict, when: float, attempt: int) -> dict:
     return {"attempt": attempt, "at": when, "error": error}
 
 
+def _outcome_unknown(step, why: str) -> dict:
+    """The error of an event whose step is not safe to repeat and may have been carried out."""
+    check_with = step.action.spec("CHECK_WITH")
+    look = f"; look with {check_with} before trying again" if check_with else ""
+    return {"type": "OutcomeUnknown", "outcome": "unknown", "retryable": False, "step": step.index + 1,
+            "action": step.key, **({"check_with": check_with} if check_with else {}),
+            "message": f"step {step.index + 1} ({step.key}) {why}; the request may have been carried out, "
+                       f"and it is not safe to send again{look}"}
+
+
 class Worker:
     def __init__(self, flows: Flows, queue: Queue, *, runtime: Runtime | None = None, lease: float = 30.0,
                  sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time):
@@ -59,6 +80,7 @@ class Worker:
         self._inflight: dict[str, str] = {}  # event id -> claim token
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._running_step: dict[str, int] = {}  # event id -> index of the step being run
         queue.handler = self.process
 
     # -- one event ----------------------------------------------------------------------------------
@@ -96,21 +118,38 @@ class Worker:
         if flow is None:
             return self._dead(event, {"type": "UnknownFlow", "retryable": False,
                                       "message": f"the flows file of this worker has no flow '{event.flow}'"})
-        outputs = [done["output"] for done in event.steps]
+        outputs = event.step_outputs()
         for step in flow.steps[len(event.steps):]:
             if self.stopping.is_set():
                 return self._release(event)
             where = {"step": step.index + 1, "action": step.key}
+            warnings: list[str] = []
             try:
                 body = step.input.evaluate(context_for(event, outputs))
                 token = step.action.spec("IDEMPOTENCY_TOKEN")
                 if token and isinstance(body, dict) and token not in body:
                     body[token] = step_token(event.id, step.index)
-                messages = list(self.runtime.run(step.key, body, step.config))
+                with self._lock:
+                    self._running_step[event.id] = step.index
+                if not step.action.safe_to_repeat:
+                    # Recorded before the request leaves: a worker that dies during it leaves the mark, and
+                    # the sweeper then ends the event (outcome unknown) instead of sending it again.
+                    event.sending = step.index
+                    if not self.store.save(event):
+                        return "superseded"
+                messages = list(self.runtime.run(step.key, body, step.config, warn=warnings.append))
             except MappingError as exc:
-                return self._dead(event, {"type": "MappingError", "message": str(exc), "retryable": False, **where})
+                message = f"flow '{flow.name}' step {step.index + 1} ({step.key}) {exc}"
+                return self._dead(event, {"type": "MappingError", "message": message, "rule": exc.rule,
+                                          "field": exc.where, "retryable": False, **where})
             except ConnectorError as exc:
                 error = {**exc.to_dict(), **where}
+                if exc.retryable and exc.retry_after and exc.retry_after > flow.retry.max_delay:
+                    error["message"] += (f" (the service asked to wait {exc.retry_after:g} s before trying again, "
+                                         f"longer than this flow's retry.max_delay of {flow.retry.max_delay:g} s: "
+                                         "not retried; `jobs-connector events retry` sends it again)")
+                    error["rule"] = "retry-after-over-max-delay"
+                    return self._dead(event, error)
                 if exc.retryable and event.attempts < flow.retry.max_attempts:
                     return self._retry(event, flow, error, exc.retry_after)
                 if exc.retryable:
@@ -118,16 +157,25 @@ class Worker:
                 return self._dead(event, error)
             except Exception as exc:  # a bug in a step must not lose the event: retry, bounded
                 log.exception("event %s: step %s failed unexpectedly", event.id, step.index + 1)
+                if event.sending == step.index:  # perhaps after the request left: not sent again
+                    return self._dead(event, _outcome_unknown(step, "failed inside the worker (see its log)"))
                 error = {"type": type(exc).__name__, "message": "internal error (see the worker's log)",
                          "retryable": True, **where}
                 if event.attempts < flow.retry.max_attempts:
                     return self._retry(event, flow, error, None)
                 return self._dead(event, error)
+            finally:
+                with self._lock:
+                    self._running_step.pop(event.id, None)
             output = messages[0] if len(messages) == 1 else messages
             outputs.append(output)
             now = self.clock()
+            for text in warnings:
+                event.warnings.append({**where, "warning": text})
+                log.warning("event %s (%s) step %d (%s): the answer differs from the documented shape: %s",
+                            event.id, event.flow, step.index + 1, step.key, text)
             event.steps.append({"action": step.key, "output": output, "finished_at": now})
-            event.updated_at = now
+            event.updated_at, event.sending = now, None
             if len(event.steps) == len(flow.steps):
                 event.status, event.claim, event.lease_until, event.error = SUCCEEDED, None, None, None
             else:
@@ -143,9 +191,10 @@ class Worker:
         return SUCCEEDED
 
     def _retry(self, event: Event, flow: Flow, error: dict, retry_after: float | None) -> str:
+        error = scrubbed(error, event.steps, event.id)  # a step's service may echo an earlier step's secret
         now = self.clock()
         delay = flow.retry.backoff(event.attempts, retry_after)
-        event.status, event.claim, event.lease_until = RETRYING, None, None
+        event.status, event.claim, event.lease_until, event.sending = RETRYING, None, None, None
         event.due_at, event.updated_at, event.error = now + delay, now, error
         event.history.append(_line(error, now, event.attempts))
         if self.store.save(event):
@@ -156,8 +205,9 @@ class Worker:
         return "superseded"
 
     def _dead(self, event: Event, error: dict) -> str:
+        error = scrubbed(error, event.steps, event.id)
         now = self.clock()
-        event.status, event.claim, event.lease_until = DEAD, None, None
+        event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
         event.updated_at, event.error = now, error
         event.history.append(_line(error, now, event.attempts))
         if self.store.save(event):
@@ -166,11 +216,32 @@ class Worker:
             return DEAD
         return "superseded"
 
-    def _release(self, event: Event) -> str:
-        """Shutting down between steps: hand the event back; this run does not count as an attempt."""
+    def _release(self, event: Event, running_step: int | None = None) -> str:
+        """Shutting down: hand the event back. Between steps this run does not count as an attempt; a step
+        still running (`running_step`) does, and one not safe to repeat ends the event dead instead."""
         now = self.clock()
-        event.status, event.claim, event.lease_until = QUEUED, None, None
-        event.attempts = max(0, event.attempts - 1)
+        event.handbacks += 1
+        flow = self.flows.get(event.flow)
+        if running_step is not None and flow is not None and running_step < len(flow.steps):
+            step = flow.steps[running_step]
+            where = {"step": running_step + 1, "action": step.key}
+            if not step.action.safe_to_repeat:
+                return self._dead(event, _outcome_unknown(step, "was still running when the worker stopped"))
+            error = {"type": "WorkerStopped", "retryable": True, **where,
+                     "message": f"step {running_step + 1} ({step.key}) was still running at the shutdown timeout"}
+            event.history.append(_line(error, now, event.attempts))
+            event.error = error
+            if event.attempts >= flow.retry.max_attempts:
+                error = {**error, "retryable": False,
+                         "message": error["message"] + f" (gave up after {event.attempts} attempts)"}
+                return self._dead(event, error)
+        else:
+            event.attempts = max(0, event.attempts - 1)
+        if event.handbacks > MAX_HANDBACKS:
+            return self._dead(event, {"type": "WorkerStopped", "retryable": False,
+                                      "message": f"handed back by stopping workers {event.handbacks} times "
+                                                 f"(at most {MAX_HANDBACKS}); not run again"})
+        event.status, event.claim, event.lease_until, event.sending = QUEUED, None, None, None
         event.due_at = event.updated_at = now
         if self.store.save(event):
             self.queue.dispatch(event.id)
@@ -178,14 +249,17 @@ class Worker:
         return "superseded"
 
     def release_inflight(self) -> int:
-        """After the shutdown timeout: hand back events whose step is still running (never lost)."""
+        """After the shutdown timeout: hand back events whose step is still running (never lost); each
+        counts as an attempt, and one whose step is not safe to repeat ends dead (OutcomeUnknown)."""
         with self._lock:
             inflight = dict(self._inflight)
+            running = dict(self._running_step)
         released = 0
         for event_id, claim in inflight.items():
             event = self.store.get(event_id)
-            if event and event.status == RUNNING and event.claim == claim and self._release(event) == "released":
-                released += 1
+            if event and event.status == RUNNING and event.claim == claim:
+                if self._release(event, running.get(event_id)) in ("released", DEAD):
+                    released += 1
         return released
 
     # -- the background duties of a worker process ---------------------------------------------------------
@@ -226,6 +300,13 @@ class Worker:
             return 0
         flow = self.flows.get(event.flow)
         limit = flow.retry.max_attempts if flow else 1
+        if flow is not None and event.sending is not None and event.sending < len(flow.steps):
+            # Its worker died while a step that is not safe to repeat may have been on the wire.
+            error = _outcome_unknown(flow.steps[event.sending], "was running when its worker stopped")
+            event.history.append(_line(error, now, event.attempts))
+            event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
+            event.updated_at, event.error = now, error
+            return 1 if self.store.save(event, lease_expired_before=now) else 0
         error = {"type": "WorkerStopped", "retryable": True,
                  "message": f"the worker running attempt {event.attempts} stopped before finishing "
                             f"(step {len(event.steps) + 1})"}

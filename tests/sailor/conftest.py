@@ -15,6 +15,7 @@ import pytest
 from lib.sailor.crypto import MessageCipher
 from tests.conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
 from tests.support import rabbitmq
+from tests.support.object_store import FakeObjectStore
 
 CRYPTO_PASSWORD = "test-crypto-password-not-real"
 CRYPTO_IV = "iv=any16_symbols"  # 16 bytes
@@ -162,3 +163,14 @@ def looping_platform(rabbit):
 def step_config(endpoint: str) -> dict:
     return {"accessKeyId": FAKE_ACCESS_KEY, "secretAccessKey": FAKE_SECRET_KEY, "region": REGION,
             "endpoint": endpoint}
+
+
+@pytest.fixture
+def store():
+    """A loopback object store (lightweight messages' bodies)."""
+    fake = FakeObjectStore(MessageCipher(CRYPTO_PASSWORD, CRYPTO_IV))
+    fake.server.start()
+    try:
+        yield fake
+    finally:
+        fake.server.stop()

@@ -16,9 +16,12 @@ BOTOCORE_SERVICE: dict[str, str] = {"iot-jobs-data": "iot-jobs-data", "panorama"
 
 
 def aws_action_keys() -> list[str]:
-    """Every action of component.json whose service is signed with SigV4, in registry order."""
+    """Every action of component.json whose service is signed with SigV4, in registry order; not the ones that
+    bind their own request (lib/binding.py: iot.WatchJobProgress is iot.DescribeJob underneath), which are
+    no operation of the model."""
     return [key for key in registry.action_keys()
-            if getattr(SERVICES.get(key.split(".", 1)[0]), "auth", None) == "sigv4"]
+            if getattr(SERVICES.get(key.split(".", 1)[0]), "auth", None) == "sigv4"
+            and not registry.get_action(key).spec("BINDING")]
 
 
 def botocore_name(service: str) -> str:

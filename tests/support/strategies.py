@@ -59,8 +59,9 @@ def generation_schema(schema: dict) -> tuple[dict, dict]:
             return [visit(item) for item in node]
         if not isinstance(node, dict):
             return node
-        node = {key: visit(value) for key, value in node.items()
-                if key not in ("$schema", "description", "title", "x-secret")}
+        # Annotations go; a member that happens to be named like one ("description") stays.
+        node = {key: ({name: visit(sub) for name, sub in value.items()} if key == "properties" else visit(value))
+                for key, value in node.items() if key not in ("$schema", "description", "title", "x-secret")}
         if node.get("type") != "string":
             return node
         low, high = node.get("minLength", 0), node.get("maxLength")

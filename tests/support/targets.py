@@ -12,13 +12,29 @@ FAKE_TOKEN = "test-api-token-not-real-0000"
 
 
 def is_idempotent(action: Action) -> bool:
-    """The runtime's rule: declared idempotent, or made so by an idempotency token."""
-    return bool(action.spec("IDEMPOTENT", False) or action.spec("IDEMPOTENCY_TOKEN"))
+    """The runtime's rule: declared idempotent, or made so by an idempotency token; for an action that binds
+    its own request (http.Request), its binding's answer for the input the tests send."""
+    binding = action.spec("BINDING")
+    if binding:
+        from tests.support.inputs import input_for
+
+        return binding.idempotent(input_for(action))
+    return action.safe_to_repeat
+
+
+def service_of(action: Action):
+    """The service a test call of `action` goes to (http.Request: the one its test input names)."""
+    binding = action.spec("BINDING")
+    if binding:
+        from tests.support.inputs import input_for
+
+        return binding.service(input_for(action))
+    return action.service
 
 
 def config_for(action: Action, base_url: str, token: str = FAKE_TOKEN) -> dict:
     """The step config that sends `action` to `base_url` (AWS keys come from the environment: aws_env)."""
-    service = action.service
+    service = service_of(action)
     if service.auth == "sigv4":
         return {"endpoint": base_url}
     return {service.endpoint_cfg: base_url, service.token_cfg: token}

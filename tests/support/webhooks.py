@@ -83,13 +83,15 @@ class InProcess:
 
     def __init__(self, tmp_path, flows_data: dict, queue_url: str | None = None, *, runtime=None,
                  workers: int = 2, web: bool = True, work: bool = True, lease: float = 30.0,
-                 sweep_interval: float = 5.0, max_body: int = 1024 * 1024):
+                 sweep_interval: float = 5.0, max_body: int = 1024 * 1024, environ: dict | None = None,
+                 store_timeout: float = 5.0, tolerance: float = 300.0):
         path = tmp_path / "flows.json"
         path.write_text(json.dumps(flows_data))
-        self.flows = flows_module.load(str(path), environ={SECRET_ENV: HOOK_SECRET})
-        self.queue = Queue(queue_url or f"sqlite:///{tmp_path / 'queue.db'}")
+        self.flows = flows_module.load(str(path), environ={SECRET_ENV: HOOK_SECRET, **(environ or {})})
+        self.queue = Queue(queue_url or f"sqlite:///{tmp_path / 'queue.db'}", store_timeout=store_timeout)
         settings = Settings(port=0, workers=workers, web=web, work=work, lease=lease,
-                            sweep_interval=sweep_interval, shutdown_timeout=10, max_body=max_body)
+                            sweep_interval=sweep_interval, shutdown_timeout=10, max_body=max_body,
+                            store_timeout=store_timeout, tolerance=tolerance)
         self.service = Service(self.flows, self.queue, settings, announce=lambda line: None, runtime=runtime,
                                install_signals=False)
 
@@ -169,34 +171,69 @@ def serve_env(**extra) -> dict:
 # -- a real redis-server ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def redis_server():
-    """redis-server on a free loopback port, data in a temporary directory, append-only with fsync on
-    every write (the durability the README asks for); always stopped."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
-    workdir = tempfile.mkdtemp(prefix="jobs-connector-redis-")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", workdir, "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes", "--daemonize", "no",
-         "--logfile", os.path.join(workdir, "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=port)
-        wait_for(lambda: _pings(client), timeout=10, what="redis-server to start")
-        yield f"redis://127.0.0.1:{port}"
-    finally:
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it is still running after `timeout`."""
+    if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class RedisProcess:
+    """redis-server on a free loopback port, data in a temporary directory, append-only with fsync on every
+    write (the durability the docs ask for); stop() always ends it."""
+
+    def __init__(self):
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="jobs-connector-redis-")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisProcess:
+        self.proc = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.workdir, "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes", "--daemonize", "no",
+             "--logfile", os.path.join(self.workdir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        try:
+            wait_for(lambda: _pings(client), timeout=10, what="redis-server to start")
+        finally:
+            client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def need_redis_server() -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server for the whole session; always stopped."""
+    need_redis_server()
+    server = RedisProcess()
+    try:
+        yield server.start().url
+    finally:
+        server.cleanup()
 
 
 def _pings(client) -> bool:

@@ -1,0 +1,61 @@
+"""The state file of `jobs-connector watch`: the trigger's snapshot, rewritten atomically (a temporary
+file in the same directory, fsync, rename, fsync of the directory) after every emitted item, so a crash
+leaves either the old or the new snapshot, never half of one. It holds item ids and versions only (no
+message bodies, no secrets) and is created readable by its owner only."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ..errors import BadInput
+
+FORMAT = "jobs-connector-watch/1"
+
+
+def load(path: str, trigger: str) -> dict:
+    """The snapshot kept in `path` for `trigger` ({} when the file does not exist yet)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise BadInput(f"cannot read the state file {path}: {exc.strerror}", field="state", rule="file") from None
+    except ValueError:
+        raise BadInput(f"the state file {path} is not valid JSON", field="state", rule="json") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise BadInput(f"{path} is not a watch state file (expected \"format\": \"{FORMAT}\")", field="state",
+                       rule="format")
+    if document.get("trigger") != trigger:
+        raise BadInput(f"{path} keeps the state of trigger {document.get('trigger')!r}, not {trigger!r}: "
+                       "use one state file per trigger", field="state", rule="trigger")
+    snapshot = document.get("snapshot")
+    return snapshot if isinstance(snapshot, dict) else {}
+
+
+def save(path: str, trigger: str, snapshot: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    text = json.dumps({"format": FORMAT, "trigger": trigger, "snapshot": snapshot}, separators=(",", ":"))
+    fd, temporary = tempfile.mkstemp(prefix=".watch-state-", suffix=".tmp", dir=directory)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    try:  # the rename itself survives a power cut once the directory is flushed
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

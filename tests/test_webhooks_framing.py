@@ -1,0 +1,182 @@
+"""The intake's HTTP framing over raw sockets: a malformed Content-Length gets a 400 (not silence, not the
+first of two values), nothing is stored, and the server goes on answering. Also the WSGI entry point
+for other servers (lib.webhooks.wsgi:application), served by the standard library's wsgiref and by gunicorn."""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+
+from lib.webhooks.signature import sign
+from tests.support.webhooks import (
+    HOOK_SECRET,
+    ROOT,
+    SECRET_ENV,
+    InProcess,
+    flow,
+    free_port,
+    get,
+    post,
+    serve_env,
+    stop_process,
+    wait_for,
+)
+
+STEP = {"action": "iot-jobs-data.UpdateJobExecution",
+        "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
+BODY = json.dumps({"thing": "sensor-1", "job": "fw-42"}).encode()
+
+
+@pytest.fixture
+def web(tmp_path):
+    with InProcess(tmp_path, {"flows": [flow("device-status", [STEP])]}, work=False) as server:
+        yield server
+
+
+def raw_exchange(url: str, head: bytes, body: bytes = b"", timeout: float = 5.0) -> bytes:
+    """Send the bytes as they are; return everything the server answers until it closes (or the timeout)."""
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head + body)
+        received = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+def request_head(*length_lines: bytes) -> bytes:
+    lines = [b"POST /hooks/device-status HTTP/1.1", b"Host: 127.0.0.1", b"Content-Type: application/json",
+             b"X-Jobs-Signature: " + sign(HOOK_SECRET, BODY).encode(), *length_lines]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize("length_lines", [
+    [b"Content-Length: \xc2\xb2"],  # '2' as a superscript: str.isdigit() says yes
+    [b"Content-Length: %d" % len(BODY), b"Content-Length: %d" % len(BODY)],
+    [b"Content-Length: %d" % len(BODY), b"Content-Length: 5"],
+    [b"Content-Length: -1"],
+    [b"Content-Length: 4a"],
+    [b"Content-Length: +%d" % len(BODY)],
+    [b"Content-Length: 0x20"],
+], ids=["superscript", "twice-same", "twice-different", "negative", "non-digits", "plus-sign", "hex"])
+def test_malformed_content_length_gets_400_and_stores_nothing(web, length_lines):
+    answer = raw_exchange(web.url, request_head(*length_lines), BODY)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert web.store.list() == []
+    # The server is unharmed: a well-formed request right after is accepted.
+    assert post(web.url, "device-status", {"thing": "sensor-1", "job": "fw-43"})[0] == 202
+
+
+def test_a_well_formed_raw_request_is_accepted(web):
+    answer = raw_exchange(web.url, request_head(b"Content-Length: %d" % len(BODY), b"Connection: close"), BODY)
+    assert answer.startswith(b"HTTP/1.1 202 ") and b'"id":' in answer
+    assert len(web.store.list()) == 1
+
+
+def test_a_body_shorter_than_its_length_is_never_stored(web):
+    answer = raw_exchange(web.url, request_head(b"Content-Length: %d" % (len(BODY) + 10)), BODY, timeout=1.5)
+    assert b"202" not in answer
+    assert web.store.list() == []
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_the_wsgi_entry_point_serves_the_intake_from_the_environment(tmp_path, monkeypatch):
+    from lib.webhooks import wsgi
+
+    flows_file = tmp_path / "flows.json"
+    flows_file.write_text(json.dumps({"flows": [flow("device-status", [STEP])]}))
+    monkeypatch.setenv("JOBS_CONNECTOR_FLOWS", str(flows_file))
+    monkeypatch.setenv("JOBS_CONNECTOR_QUEUE", f"sqlite:///{tmp_path / 'queue.db'}")
+    monkeypatch.setenv(SECRET_ENV, HOOK_SECRET)
+    monkeypatch.delattr(wsgi, "application", raising=False)
+    server = make_server("127.0.0.1", 0, wsgi.application, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        status, answer = post(url, "device-status", {"thing": "sensor-1", "job": "fw-42"})
+        assert status == 202, answer
+        assert get(url, f"/events/{answer['id']}")[1]["status"] == "queued"
+        assert get(url, "/healthz")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_wsgi_entry_point_refuses_to_start_without_a_flows_file(monkeypatch):
+    from lib.webhooks import wsgi
+
+    monkeypatch.delenv("JOBS_CONNECTOR_FLOWS", raising=False)
+    monkeypatch.delattr(wsgi, "application", raising=False)
+    with pytest.raises(RuntimeError, match="JOBS_CONNECTOR_FLOWS"):
+        wsgi.application  # noqa: B018 - the attribute is built on access
+
+
+def test_gunicorn_serves_the_wsgi_entry_point_and_refuses_malformed_framing(tmp_path):
+    flows_file = tmp_path / "flows.json"
+    flows_file.write_text(json.dumps({"flows": [flow("device-status", [STEP])]}))
+    port = free_port()
+    env = serve_env(JOBS_CONNECTOR_FLOWS=str(flows_file), JOBS_CONNECTOR_QUEUE=f"sqlite:///{tmp_path / 'q.db'}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+         "--control-socket", str(tmp_path / "gunicorn.ctl"), "lib.webhooks.wsgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url) or proc.poll() is not None, timeout=20, what="gunicorn to start")
+        assert proc.poll() is None, proc.stderr.read()
+        status, answer = post(url, "device-status", {"thing": "sensor-1", "job": "fw-42"})
+        assert status == 202, answer
+        malformed = raw_exchange(url, request_head(b"Content-Length: \xc2\xb2"), BODY)
+        assert malformed.startswith(b"HTTP/1.1 400 "), malformed[:200]
+    finally:
+        stop_process(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(url, "/healthz", timeout=1)[0] == 200
+    except OSError:
+        return False
+
+
+def test_a_graceful_stop_answers_the_request_in_flight_and_accepts_no_new_connection(tmp_path):
+    import concurrent.futures
+    import sqlite3
+
+    db = tmp_path / "q.db"
+    web = InProcess(tmp_path, {"flows": [flow("device-status", [STEP])]}, f"sqlite:///{db}", work=False,
+                    store_timeout=10).__enter__()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("begin exclusive")  # keeps the next POST in flight
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            in_flight = pool.submit(post, web.url, "device-status", {"thing": "sensor-1", "job": "fw-42"})
+            time.sleep(0.5)
+            draining = pool.submit(web.service.server.drain, 10)
+            time.sleep(0.3)
+            with pytest.raises(OSError):  # the listening socket is closed
+                post(web.url, "device-status", {"thing": "sensor-1", "job": "fw-43"}, timeout=2)
+            holder.execute("rollback")
+            assert in_flight.result(timeout=15)[0] == 202
+            assert draining.result(timeout=15) is True
+    finally:
+        holder.close()
+        web.__exit__(None, None, None)
+    assert len(web.store.list()) == 1
