@@ -160,6 +160,7 @@ def test_a_non_idempotent_action_is_sent_once_per_input(aws_env, loopback, monke
     (("--each", "--concurrency", "65"), "concurrency"),
     (("--each", "--input", '{"thingName": "x"}'), "input"),
     (("--each", "--emit", "emitIndividually"), "emitBehaviour"),
+    (("--each", "--output", "table"), "output"),
 ])
 def test_options_batch_mode_cannot_honour_are_refused_before_anything_is_sent(argv, field, aws_env, loopback,
                                                                                 monkeypatch):
@@ -167,6 +168,14 @@ def test_options_batch_mode_cannot_honour_are_refused_before_anything_is_sent(ar
     result = run_cli("run", PENDING, "--config", json.dumps({"endpoint": loopback.url}), *argv)
     assert result.code == 2 and f"field: {field}" in result.stderr
     assert loopback.requests == []
+
+
+def test_query_applies_to_each_body_and_error_lines_stay_whole(aws_env, loopback, monkeypatch):
+    loopback.default = answer_for_thing
+    result = each(monkeypatch, loopback, lines_for(["a", "missing", "b"]), "--query", "queuedJobs[0].jobId")
+    assert result.code == 3, result.stderr
+    assert result.messages[0] == "job-of-a" and result.messages[2] == "job-of-b"
+    assert result.messages[1]["error"]["type"] == "NotFound"
 
 
 def test_an_unknown_action_is_refused_once(aws_env, loopback, monkeypatch):
