@@ -76,7 +76,7 @@ def test_emit_behaviour_options_are_the_runtime_ones():
 
 def test_triggers_have_the_elasticio_polling_shape():
     triggers = component()["triggers"]
-    assert len(triggers) == 5
+    assert len(triggers) == 6
     for key, entry in triggers.items():
         assert entry["type"] == "polling" and entry["title"] and entry["description"], key
         assert os.path.exists(os.path.join(REGISTRY_ROOT, entry["main"])), key

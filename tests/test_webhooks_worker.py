@@ -12,7 +12,7 @@ from lib.webhooks.events import Event, new_id
 from lib.webhooks.worker import step_token
 from tests.support.cli import run_cli
 from tests.support.loopback import Reply
-from tests.support.webhooks import HOOK_SECRET, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
+from tests.support.webhooks import HOOK_SECRET, SECRET_ENV, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
 
 UPDATE = "iot-jobs-data.UpdateJobExecution"
 DESCRIBE = "iot-jobs-data.DescribeJobExecution"
@@ -270,3 +270,43 @@ def test_events_refuses_a_queue_file_that_does_not_exist(tmp_path):
     result = run_cli("events", "--queue", f"sqlite:///{tmp_path / 'nothing.db'}", "list")
     assert result.code == 2 and "no queue file" in result.stderr
     assert not (tmp_path / "nothing.db").exists()
+
+
+# -- fields of the webhook body that a flow marks secret --------------------------------------------------
+
+BODY_SECRET = "planted-body-secret-Zr4Q-not-real"
+
+
+def test_body_fields_a_flow_marks_secret_are_sealed_at_rest_masked_in_views_and_still_mapped(
+        tmp_path, api, one_try_runtime):
+    """The step receives the value; the queue database (and its WAL), `events show` and GET /events/<id> never
+    hold it in plain text, nor does an error that echoes it."""
+    api.script += [Reply(200, UPDATED), Reply(409, {"message": f"conflict for {BODY_SECRET}"},
+                                               {"x-amzn-ErrorType": "ConflictException"})]
+    step = {**UPDATE_STEP, "input": {**UPDATE_STEP["input"], "statusDetails": {"auth": "event.auth.token"}}}
+    hook = flow("secret-body", [step], secret_event_fields=["auth.token"], retry=FAST_RETRY)
+    with serve(tmp_path, [hook], one_try_runtime) as server:
+        ids = []
+        for n in range(2):  # the first succeeds, the second is refused with an error echoing the secret
+            status, answer = server.post("secret-body", {**EVENT, "auth": {"token": BODY_SECRET}, "n": n})
+            assert status == 202
+            ids.append(answer["id"])
+            server.wait_status(answer["id"], "succeeded", "dead")
+        views = [server.event(event_id) for event_id in ids]
+        shown = run_cli("events", "show", ids[1], "--queue", server.queue.url)
+    assert [v["status"] for v in views] == ["succeeded", "dead"]
+    assert [r.json()["statusDetails"]["auth"] for r in api.requests] == [BODY_SECRET, BODY_SECRET]
+    assert BODY_SECRET not in json.dumps(views) + shown.stdout + shown.stderr
+    assert "conflict for ***" in json.dumps(views[1]["error"])
+    raw = b"".join(open(path, "rb").read() for path in tmp_path.glob("queue.db*"))
+    assert raw and BODY_SECRET.encode() not in raw
+    assert b"$sealed" in raw  # the value is there, sealed
+
+
+def test_secret_event_fields_must_be_dotted_field_names(tmp_path):
+    from lib.webhooks.flows import FlowFileError, build
+
+    with pytest.raises(FlowFileError) as caught:
+        build({"flows": [flow("x", [UPDATE_STEP], secret_event_fields=["auth[0]"])]},
+              environ={SECRET_ENV: HOOK_SECRET})
+    assert "secret_event_fields" in str(caught.value)

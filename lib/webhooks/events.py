@@ -51,6 +51,7 @@ class Event:
     history: list = field(default_factory=list)  # one line per failed or interrupted attempt
     warnings: list = field(default_factory=list)  # [{"step", "action", "warning"}]: answers that drifted
     handbacks: int = 0  # times a stopping worker handed it back (bounded: see worker.MAX_HANDBACKS)
+    secret_fields: list = field(default_factory=list)  # body paths the flow marks secret: sealed at rest
     sending: int | None = None  # index of a step not safe to repeat whose request may be on the wire
     updated_at: float = 0.0
     version: int = 0  # compare-and-set counter kept by the store
@@ -67,11 +68,19 @@ class Event:
     def to_doc(self) -> str:
         # Field by field, not dataclasses.asdict: its deep copy is the costliest step of accepting an event.
         doc = {name: getattr(self, name) for name in _DOC_FIELDS}
-        if self.steps:  # step outputs may hold secrets: sealed before any store writes them
+        if self.steps or self.secret_fields:  # secrets in step outputs or the body: sealed before any store
             from .sealing import sealed_doc
 
             doc = sealed_doc(doc)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    def opened_body(self) -> dict:
+        """The webhook body with the fields the flow marks secret opened again (what the steps may map)."""
+        if not self.secret_fields:
+            return self.body
+        from .sealing import opened
+
+        return opened(self.body, self.id)
 
     def step_outputs(self) -> list:
         """The completed steps' outputs with their sealed secrets opened (what the next step may use)."""

@@ -31,6 +31,7 @@ ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}\Z"
 MIN_SECRET_LENGTH = 16
 # Keys that would put a secret in the file; refused with a pointer to secret_env.
 _INLINE_SECRET_KEYS = ("secret", "webhook_secret", "signing_secret", "secret_value")
+SECRET_FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"  # noqa: S105 - a path pattern
 _EMIT_FOR_FLOWS = ("fetchAll", "fetchPage")  # one message per step
 
 _RETRY_SCHEMA = {
@@ -60,6 +61,9 @@ FILE_SCHEMA = {
                     "description": {"type": "string"},
                     "secret_env": {"type": "string", "pattern": ENV_NAME},
                     "signing": {"enum": list(SCHEMES)},
+                    # Fields of the webhook body that are secrets: sealed before the event is stored.
+                    "secret_event_fields": {"type": "array", "maxItems": 50, "uniqueItems": True,
+                                            "items": {"type": "string", "pattern": SECRET_FIELD_PATH}},
                     "config": {"type": "object"},
                     "retry": _RETRY_SCHEMA,
                     "example_event": {"type": "object"},
@@ -134,6 +138,7 @@ class Flow:
     secret: bytes | None = field(default=None, repr=False)
     trigger: object = None  # a PollTrigger (lib/triggers/flows.py) when the flow starts from a poll
     signing: str = JOBS  # the signature scheme its senders use (signing.py)
+    secret_event_fields: tuple = ()  # dotted paths in the webhook body sealed at rest (sealing.py)
 
 
 @dataclass
@@ -355,7 +360,7 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
                                     f"{MIN_SECRET_LENGTH} characters", where=where, rule="secret-weak")
             secret = value.encode("utf-8")
         flows[name] = Flow(name, spec.get("secret_env", ""), steps, retry, example, spec.get("description", ""),
-                           secret, trigger, spec.get("signing", JOBS))
+                           secret, trigger, spec.get("signing", JOBS), tuple(spec.get("secret_event_fields", ())))
     return Flows(flows, path)
 
 

@@ -110,7 +110,8 @@ class Intake:
         # the signature's fingerprint still recognises the request (see _clash).
         event = Event(id=new_id(), flow=flow.name, body=data, received_at=now, headers=stored_headers(headers),
                       delivery_id=delivery_id, fingerprint=None if signed.id_signed else signed.fingerprint,
-                      replay_until=signed.signed_at + self.tolerance, due_at=now, updated_at=now)
+                      replay_until=signed.signed_at + self.tolerance, due_at=now, updated_at=now,
+                      secret_fields=list(flow.secret_event_fields))
         try:
             event_id, created = self.queue.accept(event)
         except StoreBusy as exc:

@@ -226,10 +226,34 @@ def sealed_doc(doc: dict, environ=os.environ) -> dict:
             output = sealed if isinstance(output, list) else sealed[0]
         steps.append({**done, "output": output})
     out = {**doc, "steps": steps}
+    if doc.get("secret_fields"):
+        out["body"] = with_fields(doc.get("body"), doc["secret_fields"], replace)
     for name in ("error", "history"):
         if out.get(name):
             out[name] = json.loads(redactor.scrub(json.dumps(out[name])))
     return out
+
+
+def with_fields(body, paths, replace):
+    """A copy of the webhook body with the value at each dotted path replaced (the fields a flow marks secret)."""
+    if not isinstance(body, dict):
+        return body
+    out = json.loads(json.dumps(body))
+    for path in paths:
+        *parents, last = path.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(last) is not None:
+            node[last] = replace(node[last])
+    return out
+
+
+def body_secrets(body, paths, event_id: str) -> list[str]:
+    """The strings held at the secret paths of a (possibly sealed) webhook body."""
+    found: list[str] = []
+    with_fields(opened(body, event_id), paths, lambda value: found.extend(_strings(value)) or value)
+    return found
 
 
 def _strings(value) -> list[str]:
@@ -242,12 +266,16 @@ def _strings(value) -> list[str]:
     return []
 
 
-def scrubbed(error: dict, steps: list, event_id: str) -> dict:
-    """An event's error with the secrets of its completed steps' outputs masked: a later step's service
-    may echo them, and that step's runtime does not know them (for the log line written before storing)."""
+def scrubbed(error: dict, event) -> dict:
+    """An event's error with the secrets of its completed steps' outputs and of its body masked: a later
+    step's service may echo them, and that step's runtime does not know them (for the log line written
+    before storing)."""
     from ..redact import secret_values
 
+    steps, event_id = event.steps, event.id
     redactor = Redactor()
+    if event.secret_fields:
+        redactor.add(*body_secrets(event.body, event.secret_fields, event_id))
     for done in steps:
         schema = _out_schema(done.get("action"))
         if schema is not None:

@@ -11,6 +11,7 @@ from ..errors import ConnectorError
 from ..redact import MASK, Redactor, redact_by_schema, secret_values
 from ..registry import get_action
 from .events import RETRYING, Event
+from .sealing import with_fields
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -54,6 +55,6 @@ def public(event: Event, secrets=(), *, with_body: bool = False) -> dict:
         "error": event.error,
         "history": [{**line, "at": iso(line.get("at"))} for line in event.history],
     }
-    if with_body:
-        view["event"] = event.body
+    if with_body:  # the fields the flow marks secret stay masked (they are sealed in the store anyway)
+        view["event"] = with_fields(event.body, event.secret_fields, lambda value: MASK)
     return json.loads(redactor.scrub(json.dumps(view)))

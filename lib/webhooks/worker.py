@@ -49,7 +49,7 @@ def step_token(event_id: str, index: int) -> str:
 
 
 def context_for(event: Event, outputs: list) -> dict:
-    return {"event": event.body, "steps": outputs, "headers": event.headers,
+    return {"event": event.opened_body(), "steps": outputs, "headers": event.headers,
             "meta": {"eventId": event.id, "flow": event.flow, "deliveryId": event.delivery_id,
                      "receivedAt": event.received_at, "attempt": event.attempts}}
 
@@ -191,7 +191,7 @@ class Worker:
         return SUCCEEDED
 
     def _retry(self, event: Event, flow: Flow, error: dict, retry_after: float | None) -> str:
-        error = scrubbed(error, event.steps, event.id)  # a step's service may echo an earlier step's secret
+        error = scrubbed(error, event)  # a step's service may echo an earlier step's secret
         now = self.clock()
         delay = flow.retry.backoff(event.attempts, retry_after)
         event.status, event.claim, event.lease_until, event.sending = RETRYING, None, None, None
@@ -205,7 +205,7 @@ class Worker:
         return "superseded"
 
     def _dead(self, event: Event, error: dict) -> str:
-        error = scrubbed(error, event.steps, event.id)
+        error = scrubbed(error, event)
         now = self.clock()
         event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
         event.updated_at, event.error = now, error
