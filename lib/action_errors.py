@@ -36,7 +36,8 @@ def errors_for(action: Action) -> list[dict]:
     data = _service_file(action.service_name)
     idempotent = action.safe_to_repeat
     out = []
-    for code in data["operations"].get(action.spec("ERRORS_OF", action.operation), []):
+    bound = action.spec("BOUND_TO")  # a bound action returns the errors of the call underneath
+    for code in data["operations"].get(bound.split(".", 1)[1] if bound else action.operation, []):
         known = data["errors"].get(code, {})
         status = known.get("status", 400)
         kind = error_type_for(status, code)

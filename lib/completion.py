@@ -172,7 +172,7 @@ def _extension_parser(name: str) -> argparse.ArgumentParser | None:
     import importlib
 
     try:
-        module = importlib.import_module(EXTENSIONS[name][0])
+        module = importlib.import_module(EXTENSIONS[name][0], __package__)
     except ImportError:  # not in this build
         return None
     parser = argparse.ArgumentParser(prog=f"jobs-connector {name}", add_help=False)

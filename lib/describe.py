@@ -168,7 +168,7 @@ def columns(items, width: int, indent: str = "", gap: int = 2) -> list[str]:
     count = max(len(row) for row in items)
     rows = [tuple(row) + ("",) * (count - len(row)) for row in items]
     cap = max(12, (width - len(indent)) // 3)
-    widths = [min(max(len(row[c]) for row in rows), cap) for c in range(count - 1)]
+    widths = [max(1, min(max(len(row[c]) for row in rows), cap)) for c in range(count - 1)]  # empty: 1
     last = max(width - len(indent) - sum(widths) - gap * (count - 1), 24)
     out = []
     for row in rows:

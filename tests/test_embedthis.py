@@ -3,6 +3,7 @@ schemas against the API document, the role in `describe`, secrets (GetBrowserKey
 kept out of --verbose and --dry-run, bad input refused before sending, and auth failures."""
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -145,7 +146,7 @@ def test_describe_shows_the_role(op, role):
     assert get_action(key).spec("ROLE") == role
     result = run_cli("describe", key)
     assert result.code == 0
-    assert f"role      {role} " in result.stdout
+    assert re.search(rf"^role +{role} ", result.stdout, re.M), result.stdout
     assert json.loads(run_cli("describe", key, "--json").stdout)["role"] == role
 
 

@@ -41,7 +41,8 @@ def aws_operations() -> dict[str, list[str]]:
     for key in action_keys():
         action = get_action(key)
         if action.service.auth == "sigv4":
-            operation = action.spec("ERRORS_OF", action.operation)  # a bound action: the call underneath
+            bound = action.spec("BOUND_TO")  # a bound action: the call underneath
+            operation = bound.split(".", 1)[1] if bound else action.operation
             if operation not in out.get(action.service_name, []):
                 out.setdefault(action.service_name, []).append(operation)
     return out

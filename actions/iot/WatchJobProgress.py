@@ -17,7 +17,7 @@ from .services import SERVICES
 
 # A read (one DescribeJob): asking again changes nothing.
 IDEMPOTENT = True
-ERRORS_OF = "DescribeJob"  # the service's errors are those of the call underneath
+BOUND_TO = "iot.DescribeJob"  # the one call underneath: its request shape and its errors are this action's
 EXAMPLE = {"jobId": "firmware-2-1-rollout",
            "snapshot": {"status": "IN_PROGRESS", "counts": {"numberOfQueuedThings": 2}}}
 NOTES = """\

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from hypothesis import strategies as st
 
@@ -166,16 +166,28 @@ def wire_problems(action, body: dict, request, extra_headers: tuple = ()) -> lis
         name = raw.split(b":", 1)[0].decode("latin-1")
         if not _TOKEN.match(name):
             problems.append(f"a header name is not a token: {name[:40]!r}")
+    if action.spec("BOUND_TO"):  # an action bound to one call sends that call's request
+        from lib.registry import get_action
+
+        action = get_action(action.spec("BOUND_TO"))
+    raw = action.service.auth == "per-call"  # http.Request: the input names the path, query and headers
     allowed = _STANDARD_HEADERS | {h.lower() for h in (action.spec("HEADERS") or {}).values()}
     allowed |= {h.lower() for h in extra_headers}
+    if raw:
+        allowed |= {h.lower() for h in (body.get("headers") or {})} | {"x-amz-content-sha256"}
     injected = {name.lower() for name, _ in request.headers} - allowed
     if injected:
         problems.append(f"unexpected headers: {sorted(injected)}")
 
     path, _, query = request.target.partition("?")
-    template = action.spec("PATH") or "/"
-    problems += _path_problems(template, path, body)
-    query_map = action.spec("QUERY") or {}
+    if raw:
+        base = urlsplit(request.target).path if "://" in request.target else path
+        if not base.endswith(body.get("path", "")):
+            problems.append(f"the path {path[:200]!r} is not the input's {body.get('path')!r}")
+        query_map = {name: name for name in body.get("query") or {}}
+    else:
+        problems += _path_problems(action.spec("PATH") or "/", path, body)
+        query_map = action.spec("QUERY") or {}
     if query and not query_map:
         problems.append(f"a query string the action does not have: {query[:100]!r}")
     for pair in filter(None, query.split("&")):
@@ -184,7 +196,8 @@ def wire_problems(action, body: dict, request, extra_headers: tuple = ()) -> lis
             problems.append(f"query pair not percent-encoded: {pair[:100]!r}")
         elif unquote(name) not in query_map.values():
             problems.append(f"query parameter smuggled in: {unquote(name)[:60]!r}")
-    expected = {query_map[m]: body[m] for m in query_map if m in body and isinstance(body[m], (str, int, bool))}
+    values = (body.get("query") or {}) if raw else body
+    expected = {query_map[m]: values[m] for m in query_map if m in values and isinstance(values[m], (str, int, bool))}
     got = {unquote(n): unquote(v) for n, _, v in (p.partition("=") for p in query.split("&") if p)}
     for name, value in expected.items():
         if got.get(name) != _as_text(value):

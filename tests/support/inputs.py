@@ -21,7 +21,7 @@ _STRING_CANDIDATES = (
     "sample-1", "sample", "a", "1", "2026-01-01T00:00:00Z", "11111111-2222-3333-4444-555555555555",
     "123456789012", "QUJDRA==", "arn:aws:iot:eu-west-1:123456789012:thing/sample",
     "arn:aws:codepipeline:eu-west-1:123456789012:sample", "arn:aws:panorama:eu-west-1:123456789012:sample",
-    "https://example.com/sample", "sample@example.com", "0.1.0",
+    "https://example.com/sample", "sample@example.com", "0.1.0", "/sample",
 )
 
 
