@@ -41,8 +41,9 @@ def load_json(relative_path: str) -> dict:
         return json.load(fh)
 
 
-class Action(Record):
-    """One step of the component: its descriptor entry, its service, its module and its schemas."""
+class Entry(Record):
+    """What every entry of component.json (an action or a trigger) has: a key '<service>.<Name>', a title,
+    a description, perhaps a deprecation, and an output schema."""
 
     _fields = ("key", "entry")  # no __slots__: cached_property needs a __dict__
     _hidden = ("entry",)
@@ -55,16 +56,8 @@ class Action(Record):
         return self.key.split(".", 1)[0]
 
     @property
-    def operation(self) -> str:
-        return self.key.split(".", 1)[1]
-
-    @property
-    def service(self):
-        return SERVICES[self.service_name]
-
-    @property
     def title(self) -> str:
-        return self.entry.get("title", self.operation)
+        return self.entry.get("title", self.key.split(".", 1)[-1])
 
     @property
     def description(self) -> str:
@@ -75,12 +68,24 @@ class Action(Record):
         return self.entry.get("deprecated")
 
     @cached_property
-    def in_schema(self) -> dict:
-        return load_json(self.entry["metadata"]["in"])
-
-    @cached_property
     def out_schema(self) -> dict:
         return load_json(self.entry["metadata"]["out"])
+
+
+class Action(Entry):
+    """One step of the component: its descriptor entry, its service, its module and its schemas."""
+
+    @property
+    def operation(self) -> str:
+        return self.key.split(".", 1)[1]
+
+    @property
+    def service(self):
+        return SERVICES[self.service_name]
+
+    @cached_property
+    def in_schema(self) -> dict:
+        return load_json(self.entry["metadata"]["in"])
 
     @cached_property
     def module(self) -> ModuleType:

@@ -45,7 +45,7 @@ def _banner(sandbox: Sandbox, state: str | None) -> list[str]:
     action = "/".join(codepipeline.ACTION_TYPE[k] for k in ("category", "owner", "provider", "version"))
     return [
         f"jobs-connector sandbox listening on {sandbox.url} (state: {state or 'in memory'})",
-        "Emulates: iot-jobs-data, panorama, codepipeline (SigV4-signed, any region), "
+        "Emulates: iot-jobs-data, iot (the jobs control plane), panorama, codepipeline (SigV4-signed, any region), "
         "SpaceONE POST /identity/v2/job/*, EmbedThis POST /cloud/* (any non-empty bearer token)",
         keys,
         f"CodePipeline partner action {action}, clientToken {codepipeline.CLIENT_TOKEN}; "

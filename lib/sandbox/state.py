@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 
+from ..atomic_file import write_atomically
 from . import codepipeline, embedthis, iot_jobs_data, panorama, spaceone
 
 SERVICES = (iot_jobs_data, panorama, codepipeline, spaceone, embedthis)
@@ -61,33 +61,6 @@ class Store:
             text = self._serialised()
             if text == self._saved:
                 return False
-            _write_atomically(self.path, text)
+            write_atomically(self.path, text, prefix=".sandbox-state-")
             self._saved = text
             return True
-
-
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".sandbox-state-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable; not every platform lets a directory be opened
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import ModuleType
 
 from ..errors import BadInput
-from ..registry import component, load_json
+from ..registry import Entry, component
 from .snapshot import DEFAULT_LIMIT, MAX_LIMIT
 
 FIRST_RUN = ("emitExisting", "startFromNow")
@@ -24,30 +23,8 @@ COMMON_CONFIG = {
 }
 
 
-@dataclass
-class Trigger:
-    key: str
-    entry: dict = field(repr=False)
-
-    @property
-    def service_name(self) -> str:
-        return self.key.split(".", 1)[0]
-
-    @property
-    def title(self) -> str:
-        return self.entry.get("title", self.key)
-
-    @property
-    def description(self) -> str:
-        return self.entry.get("description", "")
-
-    @property
-    def deprecated(self) -> str | None:
-        return self.entry.get("deprecated")
-
-    @cached_property
-    def out_schema(self) -> dict:
-        return load_json(self.entry["metadata"]["out"])
+class Trigger(Entry):
+    """One polling trigger of the component: its descriptor entry, its module and its config."""
 
     @cached_property
     def module(self) -> ModuleType:

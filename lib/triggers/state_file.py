@@ -6,9 +6,8 @@ message bodies, no secrets) and is created readable by its owner only."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
+from ..atomic_file import write_atomically
 from ..errors import BadInput
 
 FORMAT = "jobs-connector-watch/1"
@@ -36,26 +35,5 @@ def load(path: str, trigger: str) -> dict:
 
 
 def save(path: str, trigger: str, snapshot: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
     text = json.dumps({"format": FORMAT, "trigger": trigger, "snapshot": snapshot}, separators=(",", ":"))
-    fd, temporary = tempfile.mkstemp(prefix=".watch-state-", suffix=".tmp", dir=directory)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    try:  # the rename itself survives a power cut once the directory is flushed
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, text, prefix=".watch-state-")
