@@ -118,3 +118,32 @@ def test_a_drifted_answer_is_the_step_output_as_sent_with_a_warning(drift, tmp_p
     assert view["steps"][0]["output"] == answer_body
     assert view["warnings"] and all(w["step"] == 1 and w["action"] == action for w in view["warnings"])
     assert any("differs from the documented shape" in r.getMessage() for r in caplog.records)
+
+
+def _not_safe_to_repeat():
+    from tests.support.targets import all_actions
+
+    return [a for a in all_actions() if not a.safe_to_repeat and a.service.auth != "per-call"]
+
+
+@pytest.mark.parametrize("action", _not_safe_to_repeat(), ids=lambda a: a.key)
+def test_every_step_not_safe_to_repeat_is_sent_once_when_its_outcome_is_unknown(
+        action, tmp_path, aws_env, runtime, monkeypatch):
+    """Every action of every service that is not safe to repeat, as a flow step with event retries on: the
+    connection is reset once the request is read; the service sees one request, the event ends dead."""
+    import json
+
+    from tests.support.inputs import input_for
+
+    with RawServer(lambda request: Reset()) as server:
+        for name in ("AWS_ENDPOINT_URL", "EMBEDTHIS_ENDPOINT"):
+            monkeypatch.setenv(name, server.url)
+        monkeypatch.setenv("EMBEDTHIS_TOKEN", "fake-embedthis-token-0000")
+        step = {"action": action.key, "input": json.dumps(input_for(action))}  # a JSONata object literal
+        with serve_against(server, tmp_path, [step], runtime, monkeypatch) as serve:
+            _, answer = serve.post("hook", EVENT)
+            view = serve.wait_status(answer["id"], "succeeded", "dead")
+        requests = len(server.requests)
+    assert requests == 1, f"{action.key}: the service saw {requests} requests"
+    assert view["status"] == "dead" and view["error"]["type"] == "OutcomeUnknown", view
+    assert view["error"]["check_with"] == action.spec("CHECK_WITH")

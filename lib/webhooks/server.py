@@ -71,4 +71,10 @@ class IntakeServer:
 
     def _in_loop(self, thunk) -> None:
         # waitress's loop is not thread-safe: changes run in it, through its trigger.
-        self.server.trigger.pull_trigger(thunk)
+        try:
+            self.server.trigger.pull_trigger(thunk)
+        except OSError:  # the loop has ended and closed its trigger: nothing else touches its map now
+            try:
+                thunk()
+            except OSError:
+                pass  # already closed
