@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from webhook_intake import SECRET, TIME_LIMIT, client, free_port, percentile, wait_ready  # noqa: E402
+from webhook_intake import SECRET, TIME_LIMIT, client, free_port, percentile, stop, wait_ready  # noqa: E402
 
 GOAL_EVENTS_PER_SECOND = 300.0
 FLOWS = {"flows": [{
@@ -58,15 +58,6 @@ def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
                 return proc, env
     stop(proc)
     raise SystemExit("the sandbox did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def run(events: int, clients: int, workers: int) -> dict:

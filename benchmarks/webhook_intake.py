@@ -41,6 +41,16 @@ FLOWS = {"flows": [{
 TIME_LIMIT = 120.0  # seconds: the whole run stops by then whatever happens
 
 
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,12 +134,7 @@ def run(events: int, clients: int, body_bytes: int, queue: str | None = None) ->
             for p in procs:
                 p.join(timeout=10)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     latencies = [x for r in results for x in r[0]]
     failures = sum(r[1] for r in results)
     elapsed = max(r[2] for r in results) - start_at
