@@ -79,4 +79,4 @@ step "4. Describe it" \
 
 echo
 echo "Done: job $job_id on demo-thing is $(field 'data["execution"]["status"]') (version $(field 'data["execution"]["versionNumber"]'))."
-echo "Run the sandbox yourself with: jobs-connector sandbox   (see \"The sandbox\" in README.md)"
+echo "Run the sandbox yourself with: jobs-connector sandbox   (see docs/sandbox.md)"

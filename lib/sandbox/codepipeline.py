@@ -7,7 +7,7 @@ PutThirdPartyJobSuccessResult or PutThirdPartyJobFailureResult (only for a job i
 InvalidJobStateException). A success with a continuationToken queues a follow-up job that carries it.
 
 The sandbox's partner action and client pair are printed by `jobs-connector sandbox` and documented in
-the README; the artifact credentials are obviously fake.
+docs/codepipeline-worker.md; the artifact credentials are obviously fake.
 """
 
 from __future__ import annotations

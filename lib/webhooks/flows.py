@@ -238,7 +238,7 @@ def _check_config(cfg: dict, where: str) -> dict:
     for key, value in cfg.items():
         if key in _secret_config_fields():
             raise FlowFileError(f"'{key}' is a secret: set it in the environment of the worker "
-                                "(see the README's configuration table), never in the flows file",
+                                "(see the configuration table in docs/cli.md), never in the flows file",
                                 where=f"{where}.{key}", rule="inline-secret")
         if key == "emitBehaviour" and value not in _EMIT_FOR_FLOWS:
             raise FlowFileError(f"must be one of {', '.join(_EMIT_FOR_FLOWS)} in a flow (a step emits one message)",
