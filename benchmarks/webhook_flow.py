@@ -60,7 +60,7 @@ def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
     raise SystemExit("the sandbox did not start")
 
 
-def run(events: int, clients: int, workers: int) -> dict:
+def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
     from lib.webhooks.queue import Queue
 
     sandbox, sandbox_env = start_sandbox()
@@ -74,10 +74,14 @@ def run(events: int, clients: int, workers: int) -> dict:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update({k: v for k, v in sandbox_env.items() if v is not None})
             env.update(BENCH_HOOK_SECRET=SECRET, PYTHONPATH=ROOT)
-            server = subprocess.Popen(
-                [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--port", str(port), "--queue", queue_url,
-                 "--workers", str(workers), "--log-level", "WARNING"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            serve = [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--port", str(port), "--queue",
+                     queue_url, "--workers", str(workers), "--log-level", "WARNING"]
+            # --split: the web role and the workers in two processes (two interpreters, so two cores), as
+            # docs/webhooks.md describes for scale-out; otherwise one process runs both.
+            roles = [["--web-only"], ["--worker-only"]] if split else [[]]
+            servers = [subprocess.Popen(serve + role, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE) for role in roles]
+            server = servers[0]
             try:
                 wait_ready(port, server)
                 ctx = multiprocessing.get_context("fork")
@@ -105,11 +109,12 @@ def run(events: int, clients: int, workers: int) -> dict:
                 finally:
                     queue.close()
             finally:
-                stop(server)
+                for proc in servers:
+                    stop(proc)
     finally:
         stop(sandbox)
     latencies = [x for r in results for x in r[0]]
-    return {"events": sent, "clients": clients, "workers": workers, "counts": counts,
+    return {"events": sent, "clients": clients, "workers": workers, "split": split, "counts": counts,
             "accepted_per_s": sent / (accepted_at - start_at), "completed_per_s": counts.get("succeeded", 0)
             / (done_at - start_at), "seconds": done_at - start_at,
             "accept_p50_ms": percentile(latencies, 0.5) * 1000, "accept_p99_ms": percentile(latencies, 0.99) * 1000}
@@ -120,12 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1000, help="events in all (default 1000, at most 20000)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="worker threads of serve (default 2)")
+    parser.add_argument("--split", action="store_true",
+                        help="run the web role and the workers as two processes (serve --web-only / --worker-only)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args(argv)
     clients = max(1, min(args.clients, 16))
-    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)))
+    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)), args.split)
+    layout = "web and workers in two processes" if r["split"] else "one serve process"
     print(f"one-step flow (iot-jobs-data.GetPendingJobExecutions against the sandbox), {r['workers']} workers, "
-          f"SQLite queue, {r['clients']} clients")
+          f"{layout}, SQLite queue, {r['clients']} clients")
     print(f"  events sent and accepted   {r['events']}")
     print(f"  finished                   {r['counts']}")
     print(f"  accepted events/s (intake) {r['accepted_per_s']:.0f}  (accept p50 {r['accept_p50_ms']:.1f} ms, "
