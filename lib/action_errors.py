@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from .errors import IDEMPOTENT_RETRIED_STATUS, OutcomeUnknown, Throttled, error_type_for
+from .errors import OutcomeUnknown, acted_unknown, error_type_for
 from .registry import ROOT, Action, load_json
 
 # What the model's one-line sentence does not say, for the codes a worker has to act on.
@@ -41,8 +41,8 @@ def errors_for(action: Action) -> list[dict]:
         known = data["errors"].get(code, {})
         status = known.get("status", 400)
         kind = error_type_for(status, code)
-        if status in IDEMPOTENT_RETRIED_STATUS and not idempotent and not issubclass(kind, Throttled):
-            kind = OutcomeUnknown  # as the transport reports it: the service may have acted before failing
+        if acted_unknown(status, kind, idempotent):
+            kind = OutcomeUnknown  # as the transport reports it
         meaning = known.get("meaning", "")
         if code in NOTES:
             meaning = f"{meaning.rstrip('.')}. In practice: {NOTES[code]}." if meaning else NOTES[code] + "."

@@ -196,6 +196,13 @@ _CODE_TYPES = {
 }
 
 
+def acted_unknown(status: int, error_type: type[ConnectorError], idempotent: bool) -> bool:
+    """A server failure of a call that is not safe to repeat: the service may have acted before failing,
+    so the outcome is unknown (a throttling answer says it did not act). The transport reports it so;
+    `describe` and docs/actions.md say so per error code."""
+    return status in IDEMPOTENT_RETRIED_STATUS and not idempotent and not issubclass(error_type, Throttled)
+
+
 def error_type_for(status: int, code: str | None) -> type[ConnectorError]:
     """The error class for an HTTP error answer: the service's code first, then the status."""
     if code in _CODE_TYPES:

@@ -30,7 +30,9 @@ from .errors import (
     ConnectorError,
     NetworkError,
     OutcomeUnknown,
+    Throttled,
     UnexpectedResponse,
+    acted_unknown,
 )
 from .protocols import HttpRequest, error_from_response
 from .record import Record
@@ -283,11 +285,11 @@ class Transport:
                                             retry_after=retry_after)
                 status = response.status_code
                 may_retry = error.retryable and (
-                    idempotent or status in ALWAYS_RETRIED_STATUS or type(error).__name__ == "Throttled")
+                    idempotent or status in ALWAYS_RETRIED_STATUS or isinstance(error, Throttled))
                 if status in IDEMPOTENT_RETRIED_STATUS and not idempotent:
                     may_retry = False
-                    if type(error).__name__ != "Throttled":  # the service failed mid-way: it may have acted
-                        error = _outcome_unknown(request, error)
+                if acted_unknown(status, type(error), idempotent):  # it failed mid-way: it may have acted
+                    error = _outcome_unknown(request, error)
             error.attempts = attempt
             if not may_retry or attempt >= self.policy.max_attempts:
                 raise error

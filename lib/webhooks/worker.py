@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 
-from ..errors import ConnectorError
+from ..errors import ConnectorError, OutcomeUnknown
 from ..runtime import Runtime
 from .events import DEAD, QUEUED, RETRYING, RUNNING, SUCCEEDED, WAITING, Event
 from .flows import Flow, Flows
@@ -59,13 +59,14 @@ def _line(error: dict, when: float, attempt: int) -> dict:
 
 
 def _outcome_unknown(step, why: str) -> dict:
-    """The error of an event whose step is not safe to repeat and may have been carried out."""
+    """The error of an event whose step is not safe to repeat and may have been carried out: the same
+    OutcomeUnknown the transport raises, as the event records every step error."""
     check_with = step.action.spec("CHECK_WITH")
     look = f"; look with {check_with} before trying again" if check_with else ""
-    return {"type": "OutcomeUnknown", "outcome": "unknown", "retryable": False, "step": step.index + 1,
-            "action": step.key, **({"check_with": check_with} if check_with else {}),
-            "message": f"step {step.index + 1} ({step.key}) {why}; the request may have been carried out, "
-                       f"and it is not safe to send again{look}"}
+    error = OutcomeUnknown(f"step {step.index + 1} ({step.key}) {why}; the request may have been carried out, "
+                           f"and it is not safe to send again{look}", check_with=check_with)
+    error.attempts = None  # the worker cannot tell how many requests its step had sent
+    return {**error.to_dict(), "step": step.index + 1, "action": step.key}
 
 
 class Worker:
