@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import shlex
 import subprocess
@@ -28,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from webhook_intake import SECRET, TIME_LIMIT, client, free_port, percentile, stop, wait_ready  # noqa: E402
+from webhook_intake import SECRET, TIME_LIMIT, free_port, percentile, run_clients, stop, wait_ready  # noqa: E402
 
 GOAL_EVENTS_PER_SECOND = 300.0
 FLOWS = {"flows": [{
@@ -84,17 +83,7 @@ def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
             server = servers[0]
             try:
                 wait_ready(port, server)
-                ctx = multiprocessing.get_context("fork")
-                out = ctx.Queue()
-                start_at = time.time() + 1.0
-                per_client = events // clients
-                procs = [ctx.Process(target=client, args=(port, per_client, 300, c, start_at, out))
-                         for c in range(clients)]
-                for p in procs:
-                    p.start()
-                results = [out.get(timeout=TIME_LIMIT + 30) for _ in procs]
-                for p in procs:
-                    p.join(timeout=10)
+                results, start_at = run_clients(port, events, clients, 300)
                 sent = sum(len(r[0]) - r[1] for r in results)
                 accepted_at = max(r[2] for r in results)
                 queue = Queue(queue_url)

@@ -100,6 +100,22 @@ def client(port: int, count: int, body_bytes: int, client_id: int, start_at: flo
     out.put((latencies, failures, time.time()))
 
 
+def run_clients(port: int, events: int, clients: int, body_bytes: int) -> tuple[list, float]:
+    """`events` signed POSTs from `clients` processes starting together; (each client's results, start)."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + 1.0  # every client has built its requests by then
+    per_client = events // clients
+    procs = [ctx.Process(target=client, args=(port, per_client, body_bytes, c, start_at, out))
+             for c in range(clients)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=TIME_LIMIT + 30) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    return results, start_at
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -122,17 +138,7 @@ def run(events: int, clients: int, body_bytes: int, queue: str | None = None) ->
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_ready(port, proc)
-            ctx = multiprocessing.get_context("fork")
-            out = ctx.Queue()
-            start_at = time.time() + 1.0  # every client has built its requests by then
-            per_client = events // clients
-            procs = [ctx.Process(target=client, args=(port, per_client, body_bytes, c, start_at, out))
-                     for c in range(clients)]
-            for p in procs:
-                p.start()
-            results = [out.get(timeout=TIME_LIMIT + 30) for _ in procs]
-            for p in procs:
-                p.join(timeout=10)
+            results, start_at = run_clients(port, events, clients, body_bytes)
         finally:
             stop(proc)
     latencies = [x for r in results for x in r[0]]

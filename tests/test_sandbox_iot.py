@@ -12,20 +12,9 @@ from botocore.config import Config
 from lib.sandbox import DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
 from tests.conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SESSION_TOKEN
 from tests.support.cli import run_cli
-from tests.support.sandbox import FakeClock, aws, running_sandbox
+from tests.support.sandbox import aws, fake_clock, running_sandbox, sandbox_on_the_fake_clock  # noqa: F401 - fixtures
 
 THING = {"thingName": "demo-thing"}
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox(monkeypatch, clock):
-    with running_sandbox(monkeypatch, clock=clock) as server:
-        yield server
 
 
 def run(action: str, body: dict):

@@ -8,22 +8,11 @@ import json
 import pytest
 
 from tests.support.cli import run_cli
-from tests.support.sandbox import FakeClock, aws, running_sandbox
+from tests.support.sandbox import aws, fake_clock, sandbox_on_the_fake_clock  # noqa: F401 - fixtures
 
 GROUP = "arn:aws:iot:us-east-1:123456789012:thinggroup/demo-fleet"
 DEVICES = ("demo-device-1", "demo-device-2")
 DOCUMENT = json.dumps({"operation": "install", "firmware": "2.1"})
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox(monkeypatch, clock):
-    with running_sandbox(monkeypatch, clock=clock) as server:
-        yield server
 
 
 def ok(key: str, body: dict) -> dict:

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import time
 
+import pytest
 import requests
 
 from lib.credentials import AwsCredentials
@@ -69,3 +70,16 @@ def token_post(sandbox: Sandbox, path: str, body: dict, *, query=None, token: st
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     return requests.post(sandbox.url + path, params=query, json=body, headers=headers, timeout=10,
                          allow_redirects=False)
+
+
+# Fixtures for the tests that move the sandbox's clock by hand (import them by name into a test module).
+@pytest.fixture(name="clock")
+def fake_clock():
+    return FakeClock()
+
+
+@pytest.fixture(name="sandbox")
+def sandbox_on_the_fake_clock(monkeypatch, clock):
+    """The sandbox on `clock`, the client environment pointing at it."""
+    with running_sandbox(monkeypatch, clock=clock) as server:
+        yield server
