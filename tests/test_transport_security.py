@@ -1,6 +1,7 @@
 """Redirects, TLS verification, CA bundles and proxies, over real sockets on loopback.
 
-- Redirects are never followed (lib/transport.py sends with allow_redirects=False): a 3xx to another host
+- Redirects are never followed (lib/transport.py sends through requests' adapter, which does not follow
+  them): a 3xx to another host
   or to plain HTTP is reported as an unexpected response and the second server never sees a byte.
 - TLS verification is always on: a self-signed server is refused (NetworkError "tls", not retried) unless
   AWS_CA_BUNDLE (first) or REQUESTS_CA_BUNDLE names its certificate.
@@ -59,6 +60,18 @@ def test_a_redirect_to_another_host_is_not_followed(status, action, aws_env, no_
     assert result.code == 3 and "redirect" in result.stderr and "Traceback" not in result.stderr
     assert caught.value.status == status and caught.value.attempts == 1 and not caught.value.retryable
     assert no_sleep == []
+
+
+def test_a_cookie_set_by_one_answer_is_never_sent_with_the_next_call(aws_env):
+    action = ACTIONS[0]
+    reply = last_page(action, sample_output(action.out_schema))
+    headers = {"Set-Cookie": "session=planted-cookie-value; Path=/"}
+    with RawServer(lambda request: Respond(200, reply, dict(headers))) as server:
+        runtime = Runtime()
+        for _ in range(2):
+            list(runtime.run(action.key, input_for(action), config_for(action, server.url)))
+    assert len(server.requests) == 2
+    assert all(name.lower() != "cookie" for request in server.requests for name, _ in request.headers)
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.key)
