@@ -1,7 +1,8 @@
 """The queue: huey carries "process event <id>" tasks from the intake to the workers.
 
 `sqlite:///PATH` (the default; PATH relative to the working directory, `sqlite:////abs/path` for an
-absolute one) uses huey's SqliteHuey, one file holding both huey's queue and the events.
+absolute one) uses huey's SQLite storage (with fewer flushes: lib/webhooks/huey_sqlite.py), one file
+holding both huey's queue and the events.
 `redis://[:password@]host:port/db` (or `rediss://`) uses RedisHuey, for web and worker processes on
 many machines.
 
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from huey import RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey
 from huey.registry import Message
 from huey.serializer import Serializer
 
@@ -145,6 +146,7 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
     scheme = urlsplit(url).scheme
     serializer = JsonSerializer()
     if scheme == "sqlite":
+        from .huey_sqlite import WebhookSqliteStorage
         from .store_sqlite import SqliteEventStore
 
         path = sqlite_path(url)
@@ -154,8 +156,8 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
         # The file holds event bodies and step outputs: readable by its owner only.
         old_umask = os.umask(0o077)
         try:
-            huey = SqliteHuey(HUEY_NAME, filename=path, results=False, fsync=True, serializer=serializer,
-                              timeout=SQLITE_BUSY_TIMEOUT)
+            huey = Huey(HUEY_NAME, storage_class=WebhookSqliteStorage, filename=path, results=False, fsync=True,
+                        serializer=serializer, timeout=SQLITE_BUSY_TIMEOUT)
             store = SqliteEventStore(huey.storage, busy_timeout=SQLITE_BUSY_TIMEOUT, accept_timeout=store_timeout)
         finally:
             os.umask(old_umask)

@@ -42,9 +42,11 @@ class EventStore(ABC):
     def get(self, event_id: str) -> Event | None: ...
 
     @abstractmethod
-    def save(self, event: Event, *, lease_expired_before: float | None = None) -> bool:
+    def save(self, event: Event, *, lease_expired_before: float | None = None, flush: bool = True) -> bool:
         """Write `event` if nobody changed it since it was read (same version), and, when
-        `lease_expired_before` is given, only if its lease ended before then. Bumps event.version."""
+        `lease_expired_before` is given, only if its lease ended before then. Bumps event.version.
+        `flush=False`: the write may be lost in a power cut (not in a crash of the process), in return for
+        not waiting for the disk; only for writes whose loss is harmless (a claim: the event is queued again)."""
 
     @abstractmethod
     def renew(self, event_id: str, claim: str, until: float) -> bool:

@@ -146,7 +146,7 @@ class RedisEventStore(EventStore):
             event.lease_until = next_at
         return event
 
-    def save(self, event: Event, *, lease_expired_before: float | None = None) -> bool:
+    def save(self, event: Event, *, lease_expired_before: float | None = None, flush: bool = True) -> bool:
         next_at = event.next_at
         changed = self._save(args=[
             self.prefix, event.id, str(event.version), event.to_doc(), event.status,

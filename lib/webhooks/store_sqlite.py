@@ -2,6 +2,8 @@
 
 Durability: the database runs in WAL mode with `synchronous=FULL`, so a commit returns only after the
 WAL is flushed to disk (fsync) and an accepted event survives a crash of the process or the machine.
+`save(flush=False)` and huey's dequeue are the exceptions, for writes a power cut may undo without harm
+(lib/webhooks/huey_sqlite.py).
 Sharing huey's connection (and its lock) means one writer per process: the intake threads never wait
 on SQLite's busy handler for each other, only on the other process (web or worker) when there is one.
 
@@ -220,7 +222,7 @@ class SqliteEventStore(EventStore):
                               (event_id,)).fetchone()
         return _event(row) if row else None
 
-    def save(self, event: Event, *, lease_expired_before: float | None = None) -> bool:
+    def save(self, event: Event, *, lease_expired_before: float | None = None, flush: bool = True) -> bool:
         sql = ("update webhook_events set status = ?, version = version + 1, updated_at = ?, next_at = ?, "
                "claim = ?, doc = ? where id = ? and version = ?")
         params = [event.status, event.updated_at, event.next_at, event.claim, event.to_doc(), event.id,
@@ -228,7 +230,7 @@ class SqliteEventStore(EventStore):
         if lease_expired_before is not None:
             sql += " and (next_at is null or next_at < ?)"
             params.append(lease_expired_before)
-        with self.storage.db(commit=True) as cur:
+        with self.storage.db(commit=True) if flush else self.storage.relaxed() as cur:
             cur.execute(sql, params)
             changed = cur.rowcount == 1
         if changed:

@@ -105,7 +105,9 @@ class Worker:
         event.attempts += 1
         event.lease_until = now + self.lease
         event.updated_at = now
-        if not self.store.save(event):
+        # Not flushed: lost in a power cut, the claim only leaves the event queued again (the sweeper
+        # dispatches it); a step not safe to repeat is marked, flushed, before its request leaves.
+        if not self.store.save(event, flush=False):
             return "claimed-elsewhere"
         with self._lock:
             self._inflight[event.id] = claim

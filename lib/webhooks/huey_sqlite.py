@@ -1,0 +1,65 @@
+"""huey's SQLite storage with fewer flushed write transactions per task.
+
+huey's SqliteStorage runs every write as `begin exclusive ... commit` on one connection under one lock
+and, with `fsync=True`, every commit waits for the disk. Per task that is the dequeue and, after the
+task, clearing its revoke flag (a write transaction even when there is no flag, which is every time
+here: the webhook queue never revokes). Both are needless flushes on the worker's path:
+
+- clearing a revoke flag first looks, without the write lock, whether there is one;
+- a dequeue is committed without waiting for the disk (WAL, synchronous=NORMAL for that transaction).
+  Losing it to a power cut only brings the task back, and a duplicate task is harmless (a worker must
+  claim the event first, lib/webhooks/worker.py). The next flushed commit (an accepted event, a step's
+  output) makes it durable with everything before it: the WAL keeps commits in order.
+
+`relaxed()` gives the same unflushed transaction to the event store, for writes that may be lost in a
+power cut without harm (the worker's claim).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from huey.constants import EmptyData
+from huey.storage import SqliteStorage
+
+
+class WebhookSqliteStorage(SqliteStorage):
+    @contextlib.contextmanager
+    def relaxed(self):
+        """db(commit=True) whose commit does not wait for the disk (synchronous=NORMAL for it alone)."""
+        with self.lock:
+            conn = self.conn
+            if self._fsync:
+                conn.execute("pragma synchronous = normal")  # outside a transaction, as SQLite requires
+            try:
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(self.begin_sql)
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                else:
+                    conn.commit()
+                finally:
+                    cursor.close()
+            finally:
+                if self._fsync:
+                    conn.execute("pragma synchronous = full")
+
+    def dequeue(self):
+        if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
+            return None
+        with self.relaxed() as cur:
+            row = cur.execute("select id, data from task where queue = ? order by priority desc, id limit 1",
+                              (self.name,)).fetchone()
+            if row is not None:
+                cur.execute("delete from task where id = ?", (row[0],))
+                if cur.rowcount == 1:
+                    return row[1]
+        return None
+
+    def pop_data(self, key):
+        if not self.sql("select 1 from kv where queue = ? and key = ?", (self.name, key), results=True):
+            return EmptyData
+        return super().pop_data(key)

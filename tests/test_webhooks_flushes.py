@@ -1,0 +1,148 @@
+"""Which SQLite commits wait for the disk (lib/webhooks/huey_sqlite.py): an accepted event, a step's output
+and the mark before a step that is not safe to repeat are flushed; huey's dequeue and the worker's claim
+are not (losing them in a power cut only queues the event again); clearing a revoke flag that is not
+there writes nothing. Traced statement by statement on the queue's own connection, through a real
+Worker and huey's own task execution."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from huey.constants import EmptyData
+
+from lib.webhooks.events import Event, new_id
+from lib.webhooks.flows import build
+from lib.webhooks.queue import Queue
+from lib.webhooks.worker import Worker
+from tests.support.webhooks import HOOK_SECRET, SECRET_ENV
+
+DESCRIBE = "iot-jobs-data.DescribeJobExecution"  # safe to repeat
+UPDATE = "iot-jobs-data.UpdateJobExecution"  # not safe to repeat
+INPUTS = {DESCRIBE: {"thingName": "event.thing", "jobId": "event.job"},
+          UPDATE: {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
+FULL, NORMAL = "full", "normal"
+
+
+class Trace:
+    """Every statement on the queue's write connection; commits labelled with the synchronous level then."""
+
+    def __init__(self, queue: Queue):
+        self.statements: list[str] = []
+        queue.huey.storage.conn.set_trace_callback(self.statements.append)
+
+    def mark(self, label: str) -> None:
+        self.statements.append(f"-- {label}")
+
+    def commits(self) -> list[str]:
+        level, found = FULL, []  # the connection is opened with synchronous=FULL
+        for statement in self.statements:
+            text = statement.strip().lower()
+            if text.startswith("pragma synchronous"):
+                level = NORMAL if "normal" in text else FULL
+            elif text == "commit":
+                found.append(level)
+            elif text.startswith("-- "):
+                found.append(text[3:])
+        return found
+
+    def level(self) -> str:
+        """The synchronous level the connection is left at."""
+        changes = [s.strip().lower() for s in self.statements if s.strip().lower().startswith("pragma synchronous")]
+        return NORMAL if changes and "normal" in changes[-1] else FULL
+
+
+@pytest.fixture
+def queue(tmp_path):
+    q = Queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    yield q
+    q.close()
+
+
+def new_event(flow="hook") -> Event:
+    now = time.time()
+    return Event(id=new_id(), flow=flow, body={"thing": "t", "job": "j"}, received_at=now, due_at=now,
+                 updated_at=now)
+
+
+class RecordingRuntime:
+    """The step's call: notes where the trace stands when the request would leave."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def run(self, key, body, cfg=None, *, warn=None):
+        self.trace.mark("request leaves")
+        yield {"execution": {"jobId": "j", "thingName": "t", "status": "IN_PROGRESS"}}
+
+
+def worker_for(queue, action, trace):
+    flows = build({"flows": [{"name": "hook", "secret_env": SECRET_ENV,
+                              "steps": [{"action": action, "input": INPUTS[action]}]}]},
+                  environ={SECRET_ENV: HOOK_SECRET})
+    return Worker(flows, queue, runtime=RecordingRuntime(trace))
+
+
+def run_one_task(queue) -> None:
+    """What a huey consumer thread does with one task: dequeue it, then execute it (revoke check included)."""
+    task = queue.huey.dequeue()
+    assert task is not None
+    queue.huey.execute(task)
+
+
+@pytest.mark.parametrize("action, expected", [
+    # accept, dequeue, claim, the step's output
+    (DESCRIBE, [FULL, NORMAL, NORMAL, "request leaves", FULL]),
+    # ... and the mark, flushed before the request leaves
+    (UPDATE, [FULL, NORMAL, NORMAL, FULL, "request leaves", FULL]),
+])
+def test_only_the_accept_the_mark_and_the_output_wait_for_the_disk(queue, action, expected):
+    trace = Trace(queue)
+    worker = worker_for(queue, action, trace)
+    event = new_event()
+    queue.accept(event)
+    run_one_task(queue)
+    assert trace.commits() == expected
+    assert trace.level() == FULL  # every relaxed transaction puts the connection back to FULL
+    assert queue.store.get(event.id).status == "succeeded"
+    assert worker  # the handler stays installed while the task runs
+
+
+def test_clearing_a_revoke_flag_that_is_not_there_writes_nothing(queue):
+    storage = queue.huey.storage
+    trace = Trace(queue)
+    assert storage.pop_data("no-such-flag") is EmptyData
+    assert not any(s.lower().startswith("begin") for s in trace.statements)
+    storage.put_data("a-flag", b"set")
+    assert bytes(storage.pop_data("a-flag")) == b"set"  # one that is there is still taken, once
+    assert storage.pop_data("a-flag") is EmptyData
+
+
+def test_a_relaxed_transaction_that_fails_is_rolled_back_and_flushes_come_back(queue):
+    storage = queue.huey.storage
+    trace = Trace(queue)
+    queue.accept(new_event())
+    with pytest.raises(RuntimeError), storage.relaxed() as cur:
+        cur.execute("delete from task")
+        raise RuntimeError("a failure inside the transaction")
+    assert len(queue.huey.pending()) == 1  # the delete was undone
+    assert trace.level() == FULL
+    with storage.db() as cur:
+        assert cur.execute("pragma synchronous").fetchone()[0] == 2
+
+
+def test_a_claim_lost_in_a_power_cut_leaves_the_event_to_the_sweeper(queue):
+    """What a lost unflushed claim looks like afterwards: the event is queued, its task gone (the dequeue
+    was durable through a later flush, the claim not); the sweeper dispatches it again and it runs once."""
+    trace = Trace(queue)
+    worker = worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    queue.accept(event)
+    assert queue.huey.dequeue() is not None  # the task is gone; the claim never reached the disk
+    stored = queue.store.get(event.id)
+    assert stored.status == "queued"
+    worker.clock = lambda: time.time() + 60  # past the sweeper's grace
+    assert worker.sweep()["redispatched"] == 1
+    run_one_task(queue)
+    assert trace.commits().count("request leaves") == 1
+    assert queue.store.get(event.id).status == "succeeded"
