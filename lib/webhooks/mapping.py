@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import jsonata
 
 from .jsonata_box import EvaluationFailed, Evaluator, shared
+from .jsonata_child import plain
 
 # The context's members; a path starting anywhere else reads nothing.
 CONTEXT_ROOTS = frozenset({"event", "steps", "headers", "meta"})
@@ -88,6 +89,48 @@ def _root_names(node) -> list[str]:
     return found
 
 
+# Attributes a jsonata-python node may carry and still be a plain literal or a plain name step; any
+# other (a predicate, a stage, `[]`, `#$i`, `@$x`, `%`, a group, ...) sends the expression to the box.
+_PLAIN_ATTRIBUTES = frozenset({"type", "value", "id", "position", "_outer_instance", "bp", "lbp", "level"})
+_NOT_DIRECT = object()  # the direct reading does not apply to this context: the box evaluates it
+
+
+def _is_plain(node, extra: frozenset = frozenset()) -> bool:
+    allowed = _PLAIN_ATTRIBUTES | extra
+    return all(not value or name in allowed for name, value in vars(node).items())
+
+
+def _direct_reader(ast):
+    """For a literal or a path of plain names (`event.device.name`), a function that reads the value
+    without the evaluator process: its time and memory are bounded by the path's length, so it needs no
+    box, and it spares a round trip per event. None for anything else. The reader returns _NOT_DIRECT when
+    it meets an array on the way (JSONata's sequence rules), and the box decides."""
+    if ast.type in ("string", "value") and _is_plain(ast):
+        value = ast.value
+        return lambda context: value
+    if ast.type == "number" and _is_plain(ast):
+        value = int(ast.value) if isinstance(ast.value, float) and ast.value.is_integer() else ast.value
+        return lambda context: value
+    steps = getattr(ast, "steps", None)
+    if ast.type != "path" or not steps or not _is_plain(ast, frozenset({"steps"})):
+        return None
+    if not all(step.type == "name" and isinstance(step.value, str) and _is_plain(step) for step in steps):
+        return None
+    names = tuple(step.value for step in steps)
+
+    def read(context):
+        value = context
+        for name in names:
+            if not isinstance(value, dict):
+                return _NOT_DIRECT if isinstance(value, list) else None
+            value = value.get(name)
+        if isinstance(value, list):
+            return _NOT_DIRECT
+        return plain(value)  # as the evaluator hands a value back
+
+    return read
+
+
 @dataclass
 class Expression:
     """One compiled JSONata expression and what it reads from the context."""
@@ -97,6 +140,7 @@ class Expression:
     names: frozenset[str] = frozenset()
     reads_root: bool = False  # `$` / `$$`: may read anything
     bare_words: tuple[str, ...] = field(default=())  # names read from the context that it does not have
+    direct: object = field(default=None, repr=False, compare=False)  # see _direct_reader
 
     @classmethod
     def compile(cls, source: str, where: str) -> Expression:
@@ -111,7 +155,7 @@ class Expression:
             elif node.type == "variable" and node.value in ("", "$"):
                 reads_root = True
         bare = tuple(dict.fromkeys(n for n in _root_names(ast) if n not in CONTEXT_ROOTS))
-        return cls(source, where, frozenset(names), reads_root, bare)
+        return cls(source, where, frozenset(names), reads_root, bare, _direct_reader(ast))
 
     @property
     def static(self) -> bool:
@@ -137,7 +181,8 @@ class Expression:
 
 class Mapping:
     """A step's compiled `input`: one expression, or an object of expressions and literals. Evaluated in
-    the bounded evaluator (lib/webhooks/jsonata_box.py): all of a step's expressions in one request."""
+    the bounded evaluator (lib/webhooks/jsonata_box.py): all of a step's expressions in one request, but
+    for literals and plain paths, which are read directly (_direct_reader)."""
 
     def __init__(self, spec, where: str = "input", evaluator: Evaluator | None = None):
         self.where = where
@@ -186,7 +231,20 @@ class Mapping:
         return value, unknown
 
     def _evaluate(self, context, knowable):
-        wanted = [expr for expr in self.expressions() if knowable(expr)]
+        values = {}
+        wanted = []
+        for expr in self.expressions():
+            if knowable(expr):
+                value = expr.direct(context) if expr.direct else _NOT_DIRECT
+                if value is _NOT_DIRECT:
+                    wanted.append(expr)
+                else:
+                    values[id(expr)] = value
+        if wanted:
+            values.update(self._evaluate_in_box(wanted, context))
+        return self._assemble(self.root, values)
+
+    def _evaluate_in_box(self, wanted: list[Expression], context) -> dict:
         try:
             results = self.evaluator.evaluate([expr.source for expr in wanted], context)
         except EvaluationFailed as failed:
@@ -195,8 +253,7 @@ class Mapping:
             fields = ", ".join(expr.where for expr in wanted)
             raise MappingError(fields, f"one of these fields' JSONata expressions was stopped ({failed.rule}): "
                                        f"{failed.message}", failed.rule) from None
-        values = {id(expr): value for expr, value in zip(wanted, results, strict=True)}
-        return self._assemble(self.root, values)
+        return {id(expr): value for expr, value in zip(wanted, results, strict=True)}
 
     def _assemble(self, node, values):
         if isinstance(node, Expression):
