@@ -4,8 +4,9 @@ workers of `jobs-connector serve`, for a one-step flow against the sandbox.
 Starts the sandbox (`jobs-connector sandbox --port 0`) and `jobs-connector serve` (web and two worker
 threads, SQLite queue in a temporary directory) on 127.0.0.1, sends signed events from a few client
 processes (as benchmarks/webhook_intake.py does), and waits until every event has succeeded, counting
-them in the queue's store. Prints accepted events/s (the intake alone) and completed events/s (end to
-end). Bounded in count and time; every process it starts is stopped.
+them in the queue's store. Prints accepted events/s (the intake alone), completed events/s (end to
+end) and the CPU time spent per event by each process (serve with its JSONata evaluators; the clients
+building, signing and sending). Bounded in count and time; every process it starts is stopped.
 
     python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 2] [--json FILE]
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -59,6 +61,32 @@ def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
     raise SystemExit("the sandbox did not start")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and its living descendants (the serve process's JSONata
+    evaluators), from /proc; None where there is no /proc."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime + stime
+    except (OSError, ValueError):
+        return None
+    if pid not in stats:
+        return None
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats[current][1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return total / ticks
+
+
 def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
     from lib.webhooks.queue import Queue
 
@@ -83,7 +111,10 @@ def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
             server = servers[0]
             try:
                 wait_ready(port, server)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clients, once they are joined
                 results, start_at = run_clients(port, events, clients, 300)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                clients_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
                 sent = sum(len(r[0]) - r[1] for r in results)
                 accepted_at = max(r[2] for r in results)
                 queue = Queue(queue_url)
@@ -95,6 +126,9 @@ def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
                             break
                         time.sleep(0.05)
                     done_at = time.time()
+                    cpu = {"sandbox": cpu_seconds(sandbox.pid),
+                           **{("serve " + " ".join(role)).strip(): cpu_seconds(proc.pid)
+                              for role, proc in zip(roles, servers, strict=True)}, "clients": clients_cpu}
                 finally:
                     queue.close()
             finally:
@@ -106,6 +140,8 @@ def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
     return {"events": sent, "clients": clients, "workers": workers, "split": split, "counts": counts,
             "accepted_per_s": sent / (accepted_at - start_at), "completed_per_s": counts.get("succeeded", 0)
             / (done_at - start_at), "seconds": done_at - start_at,
+            "cpu_ms_per_event": {name: None if seconds is None else seconds * 1000 / max(sent, 1)
+                                 for name, seconds in cpu.items()},
             "accept_p50_ms": percentile(latencies, 0.5) * 1000, "accept_p99_ms": percentile(latencies, 0.99) * 1000}
 
 
@@ -129,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
           f"p99 {r['accept_p99_ms']:.1f} ms)")
     print(f"  completed events/s         {r['completed_per_s']:.0f}  (goal >= {GOAL_EVENTS_PER_SECOND:.0f}: "
           f"{'PASS' if r['completed_per_s'] >= GOAL_EVENTS_PER_SECOND else 'MISS'})")
+    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in r["cpu_ms_per_event"].items() if ms is not None)
+    if cpu:
+        print(f"  CPU ms per event           {cpu}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(r, fh, indent=2)
