@@ -123,15 +123,17 @@ def _within_depth(value) -> bool:
     return _depth_validator.is_valid(value)
 
 
-def _plainly_safe(text: bytes, data) -> bool:
-    return (b"NaN" not in text and b"Infinity" not in text and not _SURROGATE_ESCAPE.search(text)
-            and _within_depth(data))
+def _plainly_safe(text: bytes, data, constants: bool | None) -> bool:
+    if constants is None:  # the parser did not say whether it met NaN or Infinity: look for them
+        constants = b"NaN" in text or b"Infinity" in text
+    return not constants and not _SURROGATE_ESCAPE.search(text) and _within_depth(data)
 
 
-def check_answer(data, status: int, text: bytes | None = None) -> None:
+def check_answer(data, status: int, text: bytes | None = None, *, constants: bool | None = None) -> None:
     """Refuse a service's answer JSON cannot carry onward (UnexpectedResponse, naming the field).
-    `text`, the JSON `data` was read from, lets a plain answer skip the walk over every value."""
-    if text is not None and type(data) in _CONTAINERS and _plainly_safe(text, data):
+    `text`, the JSON `data` was read from, lets a plain answer skip the walk over every value; `constants`
+    says whether the parser met NaN or Infinity (None: unknown, the text is searched)."""
+    if text is not None and type(data) in _CONTAINERS and _plainly_safe(text, data, constants):
         return
     problem = find_problem(data)
     if problem:

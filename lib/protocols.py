@@ -115,12 +115,14 @@ def build_request(action: Action, body: dict, base_url: str) -> HttpRequest:
 
 
 def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
-    """The answer's JSON object, and whether it holds any float (json.loads says so at no cost)."""
+    """The answer's JSON object, and whether it holds any float (json.loads says so at no cost), or NaN
+    or Infinity (so the text need not be searched for them)."""
     if not content or not content.strip():
         return {}, False
-    floats = []
+    floats, constants = [], []
     try:
-        data = json.loads(content, parse_float=lambda text: floats.append(text) or float(text))
+        data = json.loads(content, parse_float=lambda text: floats.append(text) or float(text),
+                          parse_constant=lambda name: constants.append(name) or float(name))
     except ValueError:
         raise UnexpectedResponse(f"the service answered HTTP {status} with a body that is not JSON",
                                  status=status) from None
@@ -130,7 +132,8 @@ def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
     if not isinstance(data, dict):
         raise UnexpectedResponse(f"the service answered HTTP {status} with JSON that is not an object",
                                  status=status)
-    check_answer(data, status, content)  # NaN, lone surrogates, ...: nothing downstream could write them out
+    # NaN, lone surrogates, ...: nothing downstream could write them out
+    check_answer(data, status, content, constants=bool(constants))
     return data, bool(floats)
 
 

@@ -1,6 +1,7 @@
 """A service's answer is checked with a shortcut (lib/jsonsafe.py: the text shows no NaN, Infinity or
 surrogate escape, and only the containers are walked for depth); it must refuse exactly what the full walk
-over every value refuses, with the same message."""
+over every value refuses, with the same message. So must the runtime's parser (protocols.parse_json),
+which tells the check whether it met NaN or Infinity instead of the text being searched for them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ from hypothesis import strategies as st
 
 from lib.errors import UnexpectedResponse
 from lib.jsonsafe import MAX_DEPTH, check_answer
+from lib.protocols import parse_json
 from tests.support.fuzzing import json_values, nested
 
 
 def verdict(data, text: bytes | None):
     try:
         check_answer(data, 200, text)
+    except UnexpectedResponse as exc:
+        return exc.message
+    return None
+
+
+def parser_verdict(text: bytes):
+    """What the runtime's parser says about an answer's text: the refusal's message, or None."""
+    try:
+        parse_json(text, 200)
     except UnexpectedResponse as exc:
         return exc.message
     return None
@@ -35,6 +46,8 @@ def test_the_shortcut_refuses_what_the_full_walk_refuses(data):
     except (ValueError, RecursionError):
         return  # not writable as JSON text: no service could have sent it
     assert verdict(data, text) == verdict(data, None)
+    if isinstance(data, dict):  # what parse_json takes
+        assert parser_verdict(text) == verdict(data, None)
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2])
@@ -42,6 +55,13 @@ def test_the_shortcut_refuses_what_the_full_walk_refuses(data):
 def test_depth_at_the_limit(depth, leaf):
     data = {"root": nested(depth, leaf)}
     assert verdict(data, as_text(data)) == verdict(data, None)
+    assert parser_verdict(as_text(data)) == verdict(data, None)
+
+
+def test_nan_inside_a_string_is_text_and_the_bare_words_are_refused():
+    assert parser_verdict(b'{"note": "NaN and Infinity"}') is None
+    for word in (b"NaN", b"Infinity", b"-Infinity"):
+        assert "finite" in parser_verdict(b'{"a": [1, {"note": ' + word + b"}]}")
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH - 4, MAX_DEPTH - 3, MAX_DEPTH - 2])
