@@ -10,6 +10,7 @@ REFRESH_WINDOW of their Expiration, before a request is signed with them, never 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import re
@@ -289,6 +290,7 @@ def resolve_region(cfg: Mapping, environ: Mapping = os.environ) -> str:
     return region
 
 
+@functools.lru_cache(maxsize=64)  # asked on every call, about a handful of hosts
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -300,6 +302,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=64)  # the same few endpoints on every call; a refusal is not cached (it raises)
 def checked_base_url(url: str, field: str) -> str:
     """A base URL that is HTTPS, or plain HTTP to a loopback address only; no credentials inside it."""
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
