@@ -33,6 +33,7 @@ from .errors import (
     UnexpectedResponse,
     acted_unknown,
 )
+from .limits import MAX_DOCUMENT_BYTES
 from .protocols import HttpRequest, error_from_response
 from .record import Record
 
@@ -42,7 +43,7 @@ ALWAYS_RETRIED_STATUS = frozenset({429, 503})
 SETTINGS_ENVIRONMENT = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
                         *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
                         *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")))
-MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+MAX_RESPONSE_BYTES = MAX_DOCUMENT_BYTES
 READ_CHUNK_BYTES = 1024 * 1024
 
 

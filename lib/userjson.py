@@ -12,8 +12,9 @@ import stat
 import sys
 
 from .errors import BadInput
+from .limits import MAX_DOCUMENT_BYTES
 
-MAX_BYTES = 16 * 1024 * 1024  # the bound an answer is read within (lib/transport.py MAX_RESPONSE_BYTES)
+MAX_BYTES = MAX_DOCUMENT_BYTES  # the same bound as an answer's
 
 
 def _refuse(what: str, source: str, reason: str, rule: str) -> BadInput:
