@@ -12,15 +12,10 @@ import pytest
 from huey.constants import EmptyData
 
 from lib.webhooks.events import Event, new_id
-from lib.webhooks.flows import build
 from lib.webhooks.queue import Queue
 from lib.webhooks.worker import Worker
-from tests.support.webhooks import HOOK_SECRET, SECRET_ENV
+from tests.support.webhooks import DESCRIBE, UPDATE, one_step_flows
 
-DESCRIBE = "iot-jobs-data.DescribeJobExecution"  # safe to repeat
-UPDATE = "iot-jobs-data.UpdateJobExecution"  # not safe to repeat
-INPUTS = {DESCRIBE: {"thingName": "event.thing", "jobId": "event.job"},
-          UPDATE: {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
 FULL, NORMAL = "full", "normal"
 
 
@@ -77,10 +72,7 @@ class RecordingRuntime:
 
 
 def worker_for(queue, action, trace):
-    flows = build({"flows": [{"name": "hook", "secret_env": SECRET_ENV,
-                              "steps": [{"action": action, "input": INPUTS[action]}]}]},
-                  environ={SECRET_ENV: HOOK_SECRET})
-    return Worker(flows, queue, runtime=RecordingRuntime(trace))
+    return Worker(one_step_flows(action), queue, runtime=RecordingRuntime(trace))
 
 
 def run_one_task(queue) -> None:

@@ -17,6 +17,7 @@ from tests.support.webhooks import (
     HOOK_SECRET,
     ROOT,
     SECRET_ENV,
+    UPDATE_STEP,
     InProcess,
     flow,
     free_port,
@@ -27,14 +28,12 @@ from tests.support.webhooks import (
     wait_for,
 )
 
-STEP = {"action": "iot-jobs-data.UpdateJobExecution",
-        "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
 BODY = json.dumps({"thing": "sensor-1", "job": "fw-42"}).encode()
 
 
 @pytest.fixture
 def web(tmp_path):
-    with InProcess(tmp_path, {"flows": [flow("device-status", [STEP])]}, work=False) as server:
+    with InProcess(tmp_path, {"flows": [flow("device-status", [UPDATE_STEP])]}, work=False) as server:
         yield server
 
 
@@ -100,7 +99,7 @@ def test_the_wsgi_entry_point_serves_the_intake_from_the_environment(tmp_path, m
     from lib.webhooks import wsgi
 
     flows_file = tmp_path / "flows.json"
-    flows_file.write_text(json.dumps({"flows": [flow("device-status", [STEP])]}))
+    flows_file.write_text(json.dumps({"flows": [flow("device-status", [UPDATE_STEP])]}))
     monkeypatch.setenv("JOBS_CONNECTOR_FLOWS", str(flows_file))
     monkeypatch.setenv("JOBS_CONNECTOR_QUEUE", f"sqlite:///{tmp_path / 'queue.db'}")
     monkeypatch.setenv(SECRET_ENV, HOOK_SECRET)
@@ -130,7 +129,7 @@ def test_the_wsgi_entry_point_refuses_to_start_without_a_flows_file(monkeypatch)
 
 def test_gunicorn_serves_the_wsgi_entry_point_and_refuses_malformed_framing(tmp_path):
     flows_file = tmp_path / "flows.json"
-    flows_file.write_text(json.dumps({"flows": [flow("device-status", [STEP])]}))
+    flows_file.write_text(json.dumps({"flows": [flow("device-status", [UPDATE_STEP])]}))
     port = free_port()
     env = serve_env(JOBS_CONNECTOR_FLOWS=str(flows_file), JOBS_CONNECTOR_QUEUE=f"sqlite:///{tmp_path / 'q.db'}")
     proc = subprocess.Popen(
@@ -161,7 +160,7 @@ def test_a_graceful_stop_answers_the_request_in_flight_and_accepts_no_new_connec
     import sqlite3
 
     db = tmp_path / "q.db"
-    web = InProcess(tmp_path, {"flows": [flow("device-status", [STEP])]}, f"sqlite:///{db}", work=False,
+    web = InProcess(tmp_path, {"flows": [flow("device-status", [UPDATE_STEP])]}, f"sqlite:///{db}", work=False,
                     store_timeout=10).__enter__()
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("begin exclusive")  # keeps the next POST in flight

@@ -10,16 +10,10 @@ import time
 import pytest
 
 from lib.webhooks.events import Event, new_id
-from lib.webhooks.flows import build
 from lib.webhooks.queue import Queue
 from lib.webhooks.worker import MAX_HANDBACKS, Worker
 from tests.support.cli import run_cli
-from tests.support.webhooks import HOOK_SECRET, SECRET_ENV, wait_for
-
-DESCRIBE = "iot-jobs-data.DescribeJobExecution"  # safe to repeat
-UPDATE = "iot-jobs-data.UpdateJobExecution"  # not safe to repeat
-INPUTS = {DESCRIBE: {"thingName": "event.thing", "jobId": "event.job"},
-          UPDATE: {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
+from tests.support.webhooks import DESCRIBE, UPDATE, one_step_flows, wait_for
 
 
 class HangingRuntime:
@@ -43,11 +37,8 @@ def queue(tmp_path):
 
 
 def worker_for(queue, action, max_attempts=3):
-    flows = build({"flows": [{"name": "hook", "secret_env": SECRET_ENV, "retry": {"max_attempts": max_attempts},
-                              "steps": [{"action": action, "input": INPUTS[action]}]}]},
-                  environ={SECRET_ENV: HOOK_SECRET})
     runtime = HangingRuntime()
-    return Worker(flows, queue, runtime=runtime), runtime
+    return Worker(one_step_flows(action, retry={"max_attempts": max_attempts}), queue, runtime=runtime), runtime
 
 
 def stored(queue) -> Event:

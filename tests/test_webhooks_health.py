@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.webhooks import (
     ROOT,
+    UPDATE_STEP,
     InProcess,
     RedisProcess,
     ServeProcess,
@@ -25,10 +26,8 @@ from tests.support.webhooks import (
     wait_for,
 )
 
-STEP = {"action": "iot-jobs-data.UpdateJobExecution",
-        "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
 EVENT = {"thing": "sensor-1", "job": "fw-42"}
-FLOWS = {"flows": [flow("device-status", [STEP])]}
+FLOWS = {"flows": [flow("device-status", [UPDATE_STEP])]}
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ import pytest
 
 from lib.webhooks.signature import sign
 from tests.support.loopback import Reply
-from tests.support.webhooks import HOOK_SECRET, InProcess, flow, get
+from tests.support.webhooks import HOOK_SECRET, UPDATE_STEP, InProcess, flow, get
 
-UPDATE = "iot-jobs-data.UpdateJobExecution"
-STEP = {"action": UPDATE, "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
 EVENT = {"thing": "sensor-1", "job": "fw-42"}
 DONE = {"executionState": {"status": "SUCCEEDED", "versionNumber": 2}}
 
@@ -28,7 +26,7 @@ def api(aws_env, loopback, monkeypatch):
 @pytest.fixture
 def web(tmp_path):
     """The intake only (no workers): what is stored is exactly what was accepted."""
-    with InProcess(tmp_path, {"flows": [flow("device-status", [STEP])]}, work=False, max_body=4096) as server:
+    with InProcess(tmp_path, {"flows": [flow("device-status", [UPDATE_STEP])]}, work=False, max_body=4096) as server:
         yield server
 
 

@@ -9,17 +9,15 @@ import pytest
 
 from lib.cli import main as cli_main
 from lib.webhooks.signature import sign
-from tests.support.webhooks import HOOK_SECRET, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
+from tests.support.webhooks import HOOK_SECRET, UPDATE_STEP, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
 
-STEP = {"action": "iot-jobs-data.UpdateJobExecution",
-        "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
 BODY = json.dumps({"thing": "sensor-1", "job": "fw-42"}).encode()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 def web(request, tmp_path):
     url = f"sqlite:///{tmp_path / 'queue.db'}" if request.param == "sqlite" else request.getfixturevalue("redis_url")
-    with InProcess(tmp_path, {"flows": [flow("reboot", [STEP])]}, url, work=False, tolerance=300) as server:
+    with InProcess(tmp_path, {"flows": [flow("reboot", [UPDATE_STEP])]}, url, work=False, tolerance=300) as server:
         yield server
 
 

@@ -15,10 +15,8 @@ from standardwebhooks.webhooks import Webhook
 from lib.webhooks.flows import FlowFileError, build
 from lib.webhooks.intake import verifiers
 from lib.webhooks.signature import sign
-from tests.support.webhooks import HOOK_SECRET, InProcess, flow
+from tests.support.webhooks import HOOK_SECRET, UPDATE_STEP, InProcess, flow
 
-STEP = {"action": "iot-jobs-data.UpdateJobExecution",
-        "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
 EVENT = {"thing": "sensor-1", "job": "fw-42"}
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"test-standard-key-not-real-000001").decode()
 STANDARD_ENV = "TEST_STANDARD_SECRET"
@@ -26,12 +24,12 @@ OTHER_ENV = "TEST_OTHER_SECRET"
 
 
 def standard_flow(name="device-standard"):
-    return {"name": name, "secret_env": STANDARD_ENV, "signing": "standard-webhooks", "steps": [STEP]}
+    return {"name": name, "secret_env": STANDARD_ENV, "signing": "standard-webhooks", "steps": [UPDATE_STEP]}
 
 
 @pytest.fixture
 def web(tmp_path):
-    flows = {"flows": [flow("device-status", [STEP]), standard_flow()]}
+    flows = {"flows": [flow("device-status", [UPDATE_STEP]), standard_flow()]}
     with InProcess(tmp_path, flows, work=False, environ={STANDARD_ENV: STANDARD_SECRET}) as server:
         yield server
 
@@ -88,7 +86,7 @@ def test_a_request_signed_for_one_flow_is_never_accepted_by_another(web):
 
 
 def test_two_flows_with_the_same_secret_are_refused_at_start(tmp_path):
-    flows = {"flows": [flow("harmless", [STEP]), {**flow("reboot", [STEP]), "secret_env": OTHER_ENV}]}
+    flows = {"flows": [flow("harmless", [UPDATE_STEP]), {**flow("reboot", [UPDATE_STEP]), "secret_env": OTHER_ENV}]}
     with pytest.raises(FlowFileError) as error:
         InProcess(tmp_path, flows, work=False, environ={OTHER_ENV: HOOK_SECRET}).__enter__()
     assert error.value.rule == "secret-shared"

@@ -33,8 +33,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+UPDATE = "iot-jobs-data.UpdateJobExecution"  # not safe to repeat
+DESCRIBE = "iot-jobs-data.DescribeJobExecution"  # safe to repeat
+STEP_INPUTS = {DESCRIBE: {"thingName": "event.thing", "jobId": "event.job"},
+               UPDATE: {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}
+UPDATE_STEP = {"action": UPDATE, "input": STEP_INPUTS[UPDATE]}
+
+
 def flow(name: str, steps: list, **extra) -> dict:
     return {"name": name, "secret_env": SECRET_ENV, "steps": steps, **extra}
+
+
+def one_step_flows(action: str, **extra) -> flows_module.Flows:
+    """Built flows: the flow 'hook' of one step of `action`, its input mapped from the event's thing and job."""
+    return flows_module.build({"flows": [flow("hook", [{"action": action, "input": STEP_INPUTS[action]}], **extra)]},
+                              environ={SECRET_ENV: HOOK_SECRET})
 
 
 def post(url: str, flow_name: str, body, *, secret: str = HOOK_SECRET, timestamp: int | None = None,
