@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from tests.support.rawhttp import free_port
 
 SERVER_CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server",)  # the real script, not the su wrapper
 CTL_CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmqctl",)
@@ -26,12 +27,6 @@ def _find(candidates: tuple[str, ...], name: str) -> str | None:
 
 def available() -> bool:
     return bool(_find(SERVER_CANDIDATES, "rabbitmq-server") and shutil.which("epmd"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RabbitNode:

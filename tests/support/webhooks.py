@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,16 +20,11 @@ from lib.webhooks import flows as flows_module
 from lib.webhooks.queue import Queue
 from lib.webhooks.service import Service, Settings
 from lib.webhooks.signature import sign
+from tests.support.rawhttp import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOOK_SECRET = "test-hook-secret-not-real-0000001"
 SECRET_ENV = "TEST_HOOK_SECRET"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 UPDATE = "iot-jobs-data.UpdateJobExecution"  # not safe to repeat
