@@ -21,9 +21,16 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from .errors import EXIT_BAD_INPUT, EXIT_OUTCOME_UNKNOWN, EXIT_REJECTED, EXIT_RETRYABLE, BadInput, ConnectorError
+from .errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OUTCOME_UNKNOWN,
+    EXIT_REJECTED,
+    EXIT_RETRYABLE,
+    BadInput,
+    ConnectorError,
+)
 
-EXIT_INTERNAL = 1
 MAX_CONCURRENCY = 64
 MAX_LINE_BYTES = 1024 * 1024  # one input; the APIs' own inputs are far smaller
 # The worst failure decides the exit code; a larger rank is worse.

@@ -13,10 +13,9 @@ import os
 import sys
 
 from .batch import add_arguments as batch_arguments
-from .errors import BadInput, ConnectorError
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, BadInput, ConnectorError
 
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2  # as for bad input: nothing was attempted
+EXIT_USAGE = EXIT_BAD_INPUT  # as for bad input: nothing was attempted
 
 # Subcommands that live in their own modules, imported only when used (keeps `run` fast).
 # Each module has add_arguments(parser) and main(args) -> int; names are relative to this package.

@@ -6,6 +6,7 @@ and knows the CLI exit code it maps to (2 bad input, 3 rejected by the service, 
 
 from __future__ import annotations
 
+EXIT_INTERNAL = 1  # a bug of ours, not the input's or the service's
 EXIT_BAD_INPUT = 2
 EXIT_REJECTED = 3
 EXIT_RETRYABLE = 4

@@ -7,12 +7,11 @@ import signal
 import sys
 import threading
 
+from ..errors import EXIT_BAD_INPUT
 from . import codepipeline
 from .defaults import DEFAULT_PORT
 from .server import Sandbox
 from .state import StateFileError
-
-EXIT_BAD_INPUT = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
