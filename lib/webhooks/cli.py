@@ -3,15 +3,18 @@
   jobs-connector serve --flows flows.yaml                       # web + workers, SQLite queue file
   jobs-connector serve --flows flows.yaml --queue redis://redis:6379/0 --web-only
   jobs-connector serve --flows flows.yaml --queue redis://redis:6379/0 --worker-only --workers 8
+  jobs-connector serve --flows flows.yaml --worker-processes 2     # web here, workers in 2 processes
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from ..errors import ConfigurationError
 from . import flows as flows_module
+from .processes import INDEX_ENV, WorkerProcesses, child_command
 from .queue import QUEUE_ENV, Queue, queue_url, shown_url
 from .ratelimited import RepeatFilter
 from .service import Service, Settings
@@ -35,7 +38,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--queue", metavar="URL",
                         help=f"sqlite:///PATH or redis://HOST:PORT/DB (default ${QUEUE_ENV}, "
                              "else sqlite:///jobs-connector.db)")
-    parser.add_argument("--workers", type=_positive(int), default=2, help="worker threads (default 2)")
+    parser.add_argument("--workers", type=_positive(int), default=2,
+                        help="worker threads (default 2; of each worker process with --worker-processes)")
+    parser.add_argument("--worker-processes", type=_positive(int), metavar="N",
+                        help="run the workers in N processes of their own, started and kept running by this "
+                             "one (one interpreter uses one core at a time); default: threads of this process")
     role = parser.add_mutually_exclusive_group()
     role.add_argument("--web-only", action="store_true", help="only receive webhooks (workers run elsewhere)")
     role.add_argument("--worker-only", action="store_true", help="only run flows (no HTTP server)")
@@ -56,19 +63,31 @@ def add_arguments(parser) -> None:
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
+def _process_name() -> str:
+    """' [worker process N]' in a worker process started by serve --worker-processes, for its log lines."""
+    index = os.environ.get(INDEX_ENV, "")
+    return f" [worker process {index}]" if index.isdigit() else ""
+
+
 def configure_logging(level: str) -> None:
+    where = _process_name()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s %(name)s{where}: %(message)s")
     logging.getLogger("jobs_connector").setLevel(level)
     for handler in logging.getLogger().handlers:  # a lost store must not flood the log
         handler.addFilter(RepeatFilter())
 
 
 def main(args) -> int:
+    if args.worker_processes and args.web_only:
+        raise ConfigurationError("--worker-processes starts workers, which --web-only leaves out: give one of them",
+                                 field="worker-processes", rule="conflict")
     web = not args.worker_only
     flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
     configure_logging(args.log_level)
-    settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web, work=not args.web_only,
+    processes = None
+    settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web,
+                        work=not args.web_only and not args.worker_processes,
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                         threads=args.threads, store_timeout=args.store_timeout)
@@ -82,7 +101,16 @@ def main(args) -> int:
                                      f"{str(exc)[:200]}") from None
         queue.store.warn_if_not_durable()
 
-    def announce(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+    if args.worker_processes:
+        command = child_command(args.flows, workers=args.workers, lease=args.lease,
+                                sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
+                                store_timeout=args.store_timeout, log_level=args.log_level)
+        # The queue URL, which may hold a password, goes by the environment: never on a command line.
+        processes = WorkerProcesses(command, args.worker_processes, {**os.environ, QUEUE_ENV: queue.url})
 
-    return Service(flows, queue, settings, announce=announce).run()
+    where = _process_name()
+
+    def announce(line: str) -> None:
+        print(f"{where.strip()} {line}" if where else line, file=sys.stderr, flush=True)
+
+    return Service(flows, queue, settings, announce=announce, processes=processes).run()

@@ -5,7 +5,8 @@ take no new event, finish the step they are running and hand their event back to
 completed steps are recorded, so it resumes there), waiting at most the shutdown timeout; an event
 whose step is still running then is handed back too. Nothing is lost: an event is in the store before
 it is acknowledged, and a worker killed outright (`kill -9`) leaves a lease that expires, after which
-another worker's sweeper takes the event over.
+another worker's sweeper takes the event over. With worker processes (lib/webhooks/processes.py) the
+children stop the same way, after the intake.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from .flows import Flows
 from .intake import Intake
+from .processes import WorkerProcesses, parent_gone
 from .queue import Queue, shown_url
 from .server import IntakeServer
 from .worker import Worker
@@ -44,8 +46,11 @@ class Settings:
 
 class Service:
     def __init__(self, flows: Flows, queue: Queue, settings: Settings, *, announce=print, runtime=None,
-                 install_signals: bool = True):
+                 install_signals: bool = True, processes: WorkerProcesses | None = None):
+        """`processes`: worker processes to start and keep running (then settings.work is usually False)."""
         self.flows, self.queue, self.settings = flows, queue, settings
+        self.processes = processes
+        self.exit_code = 0
         self.announce, self.runtime, self.install_signals = announce, runtime, install_signals
         self._previous_handlers: dict = {}
         self.stop_requested = threading.Event()
@@ -69,6 +74,10 @@ class Service:
             self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
+        if self.processes:
+            self.processes.start()
+            self.announce(f"worker processes: {len(self.processes.slots)} of {s.workers} workers each "
+                          f"(pids {', '.join(map(str, self.processes.pids()))}) on {shown_url(self.queue.url)}")
         if intake is not None:
             self._start_poller()
             self.server = IntakeServer((s.host, s.port), IntakeApp(intake), threads=s.threads, max_body=s.max_body)
@@ -101,6 +110,15 @@ class Service:
             if self.consumer and time.monotonic() >= next_check:
                 self.consumer.check_worker_health()
                 next_check = time.monotonic() + 10
+            if self.processes:
+                problem = self.processes.check()
+                if problem:
+                    log.error("stopping: %s", problem)
+                    self.exit_code = 1
+                    return
+            if parent_gone():  # a worker process whose serve died: stop as on SIGTERM
+                log.warning("the serve process that started this worker process is gone; stopping")
+                return
 
     def stop(self) -> None:
         s = self.settings
@@ -110,6 +128,12 @@ class Service:
             if not self.server.drain(timeout=10):
                 log.warning("stopped with requests still unanswered (their senders will retry)")
             self.server.server_close()
+        if self.processes:  # after the intake: no new events; each child hands its events back
+            grace = s.shutdown_timeout + 10  # their own shutdown timeout, and a margin to exit
+            killed = self.processes.stop(timeout=grace)
+            if killed:
+                log.warning("killed worker process(es) %s, still running %.0fs after SIGTERM (their events are "
+                            "taken over when their leases end)", ", ".join(map(str, killed)), grace)
         if self.worker:
             self.worker.stopping.set()
             self.consumer.stop(graceful=True)
@@ -126,4 +150,4 @@ class Service:
             self.wait()
         finally:
             self.stop()
-        return 0
+        return self.exit_code

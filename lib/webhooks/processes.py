@@ -1,0 +1,124 @@
+"""`serve --worker-processes N`: the workers in N processes of their own, so they can use N cores.
+
+One interpreter runs Python on one core at a time, and a worker's event is mostly Python (signing, the
+HTTP client, the store). With N worker processes, serve starts N children `serve --worker-only` on the
+same flows file and queue, each with `--workers` threads, and keeps them running:
+
+- each child is a whole worker role (heartbeat, sweeper, graceful stop, handbacks): the scale-out layout
+  of docs/webhooks.md, started by one command instead of several;
+- the queue URL reaches the children through their environment, never their command line, where a Redis
+  password would show in `ps`;
+- a child that exits while serve runs is started again; one that fails at start QUICK_FAILURES times in a
+  row (each exiting within `start_grace` seconds) stops serve with exit 1: a configuration error in the
+  child is reported, not retried for ever;
+- on stop, each child gets SIGTERM (it hands its events back as `serve` does) and `timeout` seconds to
+  exit; a child still running then is killed, and its leases expire for the next worker's sweeper;
+- a child checks that its parent is alive (PARENT_ENV) and stops by itself when serve is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("jobs_connector.webhooks")
+PARENT_ENV = "JOBS_CONNECTOR_SERVE_PARENT"  # the pid of the serve that started this worker process
+INDEX_ENV = "JOBS_CONNECTOR_WORKER_PROCESS"  # this worker process's number, for its log lines
+QUICK_FAILURES = 3
+MAX_BACKOFF = 30.0
+
+
+def child_command(flows_path: str, *, workers: int, lease: float, sweep_interval: float, shutdown_timeout: float,
+                  store_timeout: float, log_level: str) -> list[str]:
+    """`serve --worker-only` with this serve's worker settings; the queue comes from the environment."""
+    return [sys.executable, "-m", "lib", "serve", "--flows", os.path.abspath(flows_path), "--worker-only",
+            "--workers", str(workers), "--lease", repr(lease), "--sweep-interval", repr(sweep_interval),
+            "--shutdown-timeout", repr(shutdown_timeout), "--store-timeout", repr(store_timeout),
+            "--log-level", log_level]
+
+
+def parent_gone(environ=os.environ) -> bool:
+    """True in a worker process whose serve has died (the child was handed to another parent)."""
+    expected = environ.get(PARENT_ENV)
+    return bool(expected) and str(os.getppid()) != expected
+
+
+@dataclass
+class _Slot:
+    index: int
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    quick_failures: int = 0
+    not_before: float = 0.0  # when a failed child may be started again
+
+
+class WorkerProcesses:
+    def __init__(self, command: list[str], count: int, env: dict[str, str], *, start_grace: float = 10.0,
+                 popen: Callable[..., subprocess.Popen] = subprocess.Popen,
+                 clock: Callable[[], float] = time.monotonic):
+        self.command, self.env = command, env
+        self.start_grace, self.popen, self.clock = start_grace, popen, clock
+        self.slots = [_Slot(i + 1) for i in range(count)]
+
+    def start(self) -> None:
+        for slot in self.slots:
+            self._spawn(slot)
+
+    def pids(self) -> list[int]:
+        return [slot.proc.pid for slot in self.slots if slot.proc is not None and slot.proc.poll() is None]
+
+    def _spawn(self, slot: _Slot) -> None:
+        env = {**self.env, PARENT_ENV: str(os.getpid()), INDEX_ENV: str(slot.index)}
+        # stdin closed; stdout and stderr shared with serve, so one log holds every process's lines. A
+        # session of its own: a Ctrl-C at the terminal reaches serve alone, which then stops the children
+        # in order (after its intake), and never finds one gone that it would start again.
+        slot.proc = self.popen(self.command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        slot.started = self.clock()
+
+    def check(self) -> str | None:
+        """Start again the children that exited; the reason to stop serve when one keeps failing at start."""
+        now = self.clock()
+        for slot in self.slots:
+            if slot.proc is None:
+                if now >= slot.not_before:
+                    self._spawn(slot)
+                continue
+            code = slot.proc.poll()
+            if code is None:
+                if now - slot.started >= self.start_grace:
+                    slot.quick_failures = 0  # it started: earlier failures are forgiven
+                continue
+            quick = now - slot.started < self.start_grace
+            slot.quick_failures = slot.quick_failures + 1 if quick else 0
+            if slot.quick_failures >= QUICK_FAILURES:
+                return (f"worker process {slot.index} exited within {self.start_grace:g} s of its start "
+                        f"{slot.quick_failures} times in a row (last exit status {code}); see its log lines above")
+            delay = min(MAX_BACKOFF, 2.0 ** slot.quick_failures) if quick else 0.0
+            log.warning("worker process %d (pid %d) exited with status %s; starting it again%s", slot.index,
+                        slot.proc.pid, code, f" in {delay:g} s" if delay else "")
+            slot.proc, slot.not_before = None, now + delay
+            if not delay:
+                self._spawn(slot)
+        return None
+
+    def stop(self, timeout: float) -> list[int]:
+        """SIGTERM to every child, then `timeout` seconds to finish; returns the numbers of those killed."""
+        running = [slot for slot in self.slots if slot.proc is not None and slot.proc.poll() is None]
+        for slot in running:
+            slot.proc.send_signal(signal.SIGTERM)
+        deadline = self.clock() + timeout
+        killed = []
+        for slot in running:
+            try:
+                slot.proc.wait(timeout=max(0.0, deadline - self.clock()))
+            except subprocess.TimeoutExpired:
+                slot.proc.kill()
+                slot.proc.wait()
+                killed.append(slot.index)
+        return killed
