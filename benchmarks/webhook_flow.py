@@ -8,7 +8,8 @@ them in the queue's store. Prints accepted events/s (the intake alone), complete
 end) and the CPU time spent per event by each process (serve with its JSONata evaluators; the clients
 building, signing and sending). Bounded in count and time; every process it starts is stopped.
 
-    python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 2] [--json FILE]
+    python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 2] [--split | --worker-processes N]
+                                      [--json FILE]
 
 Goal (issue 20) on 2 cores: >= 300 completed events/s.
 """
@@ -87,7 +88,7 @@ def cpu_seconds(pid: int) -> float | None:
     return total / ticks
 
 
-def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
+def run(events: int, clients: int, workers: int, split: bool = False, worker_processes: int = 0) -> dict:
     from lib.webhooks.queue import Queue
 
     sandbox, sandbox_env = start_sandbox()
@@ -105,7 +106,10 @@ def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
                      queue_url, "--workers", str(workers), "--log-level", "WARNING"]
             # --split: the web role and the workers in two processes (two interpreters, so two cores), as
             # docs/webhooks.md describes for scale-out; otherwise one process runs both.
+            # --worker-processes N: one serve that starts N worker processes of its own (counted with it).
             roles = [["--web-only"], ["--worker-only"]] if split else [[]]
+            if worker_processes:
+                serve += ["--worker-processes", str(worker_processes)]
             servers = [subprocess.Popen(serve + role, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE) for role in roles]
             server = servers[0]
@@ -137,7 +141,8 @@ def run(events: int, clients: int, workers: int, split: bool = False) -> dict:
     finally:
         stop(sandbox)
     latencies = [x for r in results for x in r[0]]
-    return {"events": sent, "clients": clients, "workers": workers, "split": split, "counts": counts,
+    return {"events": sent, "clients": clients, "workers": workers, "split": split,
+            "worker_processes": worker_processes, "counts": counts,
             "accepted_per_s": sent / (accepted_at - start_at), "completed_per_s": counts.get("succeeded", 0)
             / (done_at - start_at), "seconds": done_at - start_at,
             "cpu_ms_per_event": {name: None if seconds is None else seconds * 1000 / max(sent, 1)
@@ -152,12 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker threads of serve (default 2)")
     parser.add_argument("--split", action="store_true",
                         help="run the web role and the workers as two processes (serve --web-only / --worker-only)")
+    parser.add_argument("--worker-processes", type=int, default=0, metavar="N",
+                        help="serve --worker-processes N: the workers in N processes started by serve")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args(argv)
     clients = max(1, min(args.clients, 16))
-    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)), args.split)
-    layout = "web and workers in two processes" if r["split"] else "one serve process"
-    print(f"one-step flow (iot-jobs-data.GetPendingJobExecutions against the sandbox), {r['workers']} workers, "
+    if args.split and args.worker_processes:
+        parser.error("--split and --worker-processes are two layouts: give one")
+    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)), args.split,
+            max(0, min(args.worker_processes, 8)))
+    layout = ("web and workers in two processes" if r["split"] else
+              f"serve with {r['worker_processes']} worker processes" if r["worker_processes"] else "one serve process")
+    print(f"one-step flow (iot-jobs-data.GetPendingJobExecutions against the sandbox), {r['workers']} workers"
+          f"{' each' if r['worker_processes'] else ''}, "
           f"{layout}, SQLite queue, {r['clients']} clients")
     print(f"  events sent and accepted   {r['events']}")
     print(f"  finished                   {r['counts']}")
