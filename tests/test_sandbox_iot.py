@@ -2,14 +2,19 @@
 refusals a device meets on the real service: illegal transitions, stale versions, bad signatures, step
 timeouts."""
 
+import calendar
 import datetime as dt
 import json
+import random
+import time
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 
 from lib.sandbox import DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
+from lib.sandbox.sigv4 import _epoch
 from tests.conftest import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SESSION_TOKEN
 from tests.support.cli import run_cli
 from tests.support.sandbox import aws, fake_clock, running_sandbox, sandbox_on_the_fake_clock  # noqa: F401 - fixtures
@@ -205,3 +210,18 @@ def test_the_sandbox_accepts_the_keys_of_its_own_environment(monkeypatch):
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SANDBOX_SECRET_KEY)
         result = run("GetPendingJobExecutions", THING)  # the default pair is not accepted then
         assert result.code == 3 and "UnrecognizedClientException" in result.stderr
+
+
+def test_request_date_is_read_as_strptime_reads_it_and_a_date_that_does_not_exist_is_a_400(sandbox):
+    rng = random.Random(20)
+    for _ in range(2000):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(rng.randrange(0, 4_102_444_800)))
+        assert _epoch(stamp) == calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ")), stamp
+    for impossible in ("20261301T000000Z", "20260230T000000Z", "20260101T250000Z", "20260101T006100Z"):
+        assert _epoch(impossible) is None
+    answer = requests.get(sandbox.url + "/things/demo-thing/jobs", timeout=10, headers={
+        "X-Amz-Date": "20261301T000000Z",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=" + SANDBOX_ACCESS_KEY + "/20261301/us-east-1/iot-jobs-data/"
+                         "aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64})
+    assert answer.status_code == 400
+    assert answer.headers["x-amzn-ErrorType"] == "IncompleteSignatureException"

@@ -4,7 +4,7 @@ client, never a second signer)."""
 
 from __future__ import annotations
 
-import calendar
+import datetime
 import hmac
 import os
 import re
@@ -63,8 +63,15 @@ def _invalid(message: str = _BAD_SIGNATURE) -> ApiError:
     return ApiError(403, "InvalidSignatureException", message)
 
 
-def _epoch(amz_date: str) -> int:
-    return calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+def _epoch(amz_date: str) -> int | None:
+    """Seconds since the epoch of a YYYYMMDDTHHMMSSZ stamp (its shape already checked); None for a date
+    that does not exist. Read by slicing: time.strptime cost the sandbox a tenth of a request."""
+    try:
+        when = datetime.datetime(int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]), int(amz_date[9:11]),
+                                 int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    return int(when.timestamp())
 
 
 def _stamp(epoch: float) -> str:
@@ -89,6 +96,8 @@ def verify(request: Request, credentials: AwsCredentials, now: float) -> Scope:
     if "host" not in scope.signed_headers or "x-amz-date" not in scope.signed_headers:
         raise _incomplete("'Host' and 'X-Amz-Date' must be SignedHeaders in the AWS Authorization.")
     sent_at = _epoch(amz_date)
+    if sent_at is None:
+        raise _incomplete("Authorization header requires existence of a valid 'X-Amz-Date' header.")
     if sent_at < now - MAX_CLOCK_SKEW_SECONDS:
         raise _invalid(f"Signature expired: {amz_date} is now earlier than {_stamp(now - MAX_CLOCK_SKEW_SECONDS)} "
                        f"({_stamp(now)} - 15 min.)")
