@@ -111,6 +111,9 @@ def main(args) -> int:
     where = _process_name()
 
     def announce(line: str) -> None:
-        print(f"{where.strip()} {line}" if where else line, file=sys.stderr, flush=True)
+        # One write per line: worker processes share serve's stderr, and print() writes the line and its
+        # newline apart (unbuffered), which lets two processes' lines run together.
+        sys.stderr.write(f"{where.strip()} {line}\n" if where else f"{line}\n")
+        sys.stderr.flush()
 
     return Service(flows, queue, settings, announce=announce, processes=processes).run()
