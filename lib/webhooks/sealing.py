@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass
 
 from ..errors import ConfigurationError
-from ..redact import Redactor, redact_by_schema
+from ..redact import Redactor, holds_secret, redact_by_schema
 
 KEY_ENV = "JOBS_CONNECTOR_SEALING_KEY"
 KEY_FILE_ENV = "JOBS_CONNECTOR_SEALING_KEY_FILE"
@@ -221,7 +221,7 @@ def sealed_doc(doc: dict, environ=os.environ) -> dict:
     for done in doc.get("steps") or []:
         schema = _out_schema(done.get("action"))
         output = done.get("output")
-        if schema is not None:
+        if schema is not None and holds_secret(schema):  # most outputs have no secret field: no walk
             sealed = [redact_by_schema(message, schema, replace) for message in _messages(output)]
             output = sealed if isinstance(output, list) else sealed[0]
         steps.append({**done, "output": output})
