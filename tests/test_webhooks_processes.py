@@ -180,17 +180,19 @@ def test_worker_processes_with_web_only_is_refused_naming_the_option(tmp_path):
 
 
 def children_of(pid: int) -> set[int]:
+    """The living child processes of `pid`, as each of its threads lists them in /proc."""
     found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] not in "ZX":
-                found.add(int(entry))
-    return found
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # it has exited
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found.update(int(child) for child in fh.read().split())
+        except OSError:
+            continue
+    return {child for child in found if alive(child)}
 
 
 def alive(pid: int) -> bool:
