@@ -19,6 +19,7 @@ from tests.support.cli import run_cli
 from tests.support.loopback import Reply
 from tests.support.webhooks import (
     DESCRIBE,
+    ROOT,
     STEP_INPUTS,
     ServeProcess,
     flow,
@@ -300,3 +301,20 @@ def test_worker_processes_stop_by_themselves_when_serve_is_killed(layout):
     server.kill()
     wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10,
              what="the orphaned worker processes to stop")
+
+
+def test_a_port_in_use_stops_serve_with_a_clear_error_before_any_worker_process_starts(tmp_path):
+    import socket
+
+    path = tmp_path / "flows.json"
+    path.write_text(json.dumps({"flows": [flow("hook", [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]}])]}))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "lib", "serve", "--flows", str(path), "--port", str(port),
+                               "--queue", f"sqlite:///{tmp_path / 'queue.db'}", "--worker-processes", "2"],
+                              cwd=ROOT, env=serve_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "port" in done.stderr
+    assert "worker processes:" not in done.stderr and "[worker process" not in done.stderr

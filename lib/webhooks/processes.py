@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404: our own `serve --worker-only`, a fixed argv without a shell
 import sys
 import time
 from collections.abc import Callable

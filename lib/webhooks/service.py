@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ..errors import ConfigurationError
 from .flows import Flows
 from .intake import Intake
 from .processes import WorkerProcesses, parent_gone
@@ -74,15 +75,20 @@ class Service:
             self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
-        if self.processes:
+        if intake is not None:
+            self._start_poller()
+            try:
+                self.server = IntakeServer((s.host, s.port), IntakeApp(intake), threads=s.threads,
+                                           max_body=s.max_body)
+            except OSError as exc:  # a port in use, an address not on this machine: one clear line, exit 2
+                raise ConfigurationError(f"cannot listen on {s.host}:{s.port}: {exc.strerror or exc}",
+                                         field="port", rule="listen") from None
+            threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
+            self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
+        if self.processes:  # once the intake has its port: a port in use starts no children
             self.processes.start()
             self.announce(f"worker processes: {len(self.processes.slots)} of {s.workers} workers each "
                           f"(pids {', '.join(map(str, self.processes.pids()))}) on {shown_url(self.queue.url)}")
-        if intake is not None:
-            self._start_poller()
-            self.server = IntakeServer((s.host, s.port), IntakeApp(intake), threads=s.threads, max_body=s.max_body)
-            threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
-            self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
         if self.install_signals:
             # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -134,7 +140,7 @@ class Service:
             if killed:
                 log.warning("killed worker process(es) %s, still running %.0fs after SIGTERM (their events are "
                             "taken over when their leases end)", ", ".join(map(str, killed)), grace)
-        if self.worker:
+        if self.worker and self.consumer:
             self.worker.stopping.set()
             self.consumer.stop(graceful=True)
             released = self.worker.release_inflight()
@@ -145,7 +151,11 @@ class Service:
         self.announce("stopped")
 
     def run(self) -> int:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # whatever had started (workers, the poller) stops before the error is shown
+            raise
         try:
             self.wait()
         finally:
