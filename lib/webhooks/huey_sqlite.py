@@ -13,39 +13,78 @@ here: the webhook queue never revokes). Both are needless flushes on the worker'
 
 `relaxed()` gives the same unflushed transaction to the event store, for writes that may be lost in a
 power cut without harm (the worker's claim).
+
+Every write transaction first takes the queue file's write gate (lib/webhooks/write_gate.py), so the
+processes sharing the file take turns without SQLite's busy handler sleeping between them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
 
 from huey.constants import EmptyData
 from huey.storage import SqliteStorage
 
+from .write_gate import WriteGate
+
 
 class WebhookSqliteStorage(SqliteStorage):
+    def __init__(self, *args, **kwargs):
+        self.gate = WriteGate(os.path.abspath(kwargs.get("filename", "huey.db")))
+        super().__init__(*args, **kwargs)
+
     @contextlib.contextmanager
+    def db(self, commit=False, close=False):
+        """huey's db(), whose write transactions go through the write gate (lib/webhooks/write_gate.py)."""
+        if not commit:
+            with super().db(close=close) as cursor:
+                yield cursor
+            return
+        with self._write(flush=True, close=close) as cursor:
+            yield cursor
+
     def relaxed(self):
         """db(commit=True) whose commit does not wait for the disk (synchronous=NORMAL for it alone)."""
+        return self._write(flush=False)
+
+    @contextlib.contextmanager
+    def _write(self, *, flush: bool, close: bool = False):
         with self.lock:
-            conn = self.conn
-            if self._fsync:
-                conn.execute("pragma synchronous = normal")  # outside a transaction, as SQLite requires
+            if not self.gate.acquire(self._timeout):
+                raise sqlite3.OperationalError(f"database is locked (another process kept its write gate "
+                                               f"for over {self._timeout:g} s)")
             try:
-                cursor = conn.cursor()
+                conn = self.conn
+                relax = self._fsync and not flush
+                if relax:
+                    conn.execute("pragma synchronous = normal")  # outside a transaction, as SQLite requires
                 try:
-                    cursor.execute(self.begin_sql)
-                    yield cursor
-                except BaseException:
-                    conn.rollback()
-                    raise
-                else:
-                    conn.commit()
+                    cursor = conn.cursor()
+                    try:
+                        cursor.execute(self.begin_sql)
+                        yield cursor
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    else:
+                        conn.commit()
+                    finally:
+                        cursor.close()
                 finally:
-                    cursor.close()
+                    if relax:
+                        conn.execute("pragma synchronous = full")
+                    if close:
+                        conn.close()
+                        self._conn = None
             finally:
-                if self._fsync:
-                    conn.execute("pragma synchronous = full")
+                self.gate.release()
+
+    def close(self):
+        closed = super().close()
+        self.gate.close()
+        return closed
 
     def dequeue(self):
         if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):

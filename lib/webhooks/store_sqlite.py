@@ -117,32 +117,38 @@ class SqliteEventStore(EventStore):
 
     @contextlib.contextmanager
     def _accepting(self):
-        """huey's db(commit=True), with every wait bounded by accept_timeout (StoreBusy when it runs out)."""
+        """huey's db(commit=True), with every wait bounded by accept_timeout (StoreBusy when it runs out):
+        this process's other threads, the other processes' write gate, then SQLite's write lock."""
         seconds = self.accept_timeout
         deadline = time.monotonic() + seconds
         if not self.storage.lock.acquire(timeout=seconds):
             raise StoreBusy(f"this process's workers held the store for over {seconds:g} s")
         try:
             self.check_file()
-            conn = self.storage.conn
-            conn.execute(f"pragma busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
-            cur = conn.cursor()
+            if not self.storage.gate.acquire(max(0.0, deadline - time.monotonic())):
+                raise StoreBusy(f"another process held the write lock for over {seconds:g} s")
             try:
+                conn = self.storage.conn
+                conn.execute(f"pragma busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
+                cur = conn.cursor()
                 try:
-                    cur.execute(self.storage.begin_sql)
-                except sqlite3.OperationalError as exc:
-                    if "locked" in str(exc) or "busy" in str(exc):
-                        raise StoreBusy(f"another process held the write lock for over {seconds:g} s") from None
-                    raise
-                try:
-                    yield cur
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
+                    try:
+                        cur.execute(self.storage.begin_sql)
+                    except sqlite3.OperationalError as exc:
+                        if "locked" in str(exc) or "busy" in str(exc):
+                            raise StoreBusy(f"another process held the write lock for over {seconds:g} s") from None
+                        raise
+                    try:
+                        yield cur
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.commit()
+                finally:
+                    cur.close()
+                    conn.execute(f"pragma busy_timeout = {int(self.busy_timeout * 1000)}")
             finally:
-                cur.close()
-                conn.execute(f"pragma busy_timeout = {int(self.busy_timeout * 1000)}")
+                self.storage.gate.release()
         finally:
             self.storage.lock.release()
 
