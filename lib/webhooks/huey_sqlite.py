@@ -52,14 +52,15 @@ class WebhookSqliteStorage(SqliteStorage):
     @contextlib.contextmanager
     def _write(self, *, flush: bool, close: bool = False):
         with self.lock:
-            if not self.gate.acquire(self._timeout):
-                raise sqlite3.OperationalError(f"database is locked (another process kept its write gate "
-                                               f"for over {self._timeout:g} s)")
+            conn = self.conn
+            relax = self._fsync and not flush
+            if relax:
+                conn.execute("pragma synchronous = normal")  # outside a transaction, as SQLite requires
             try:
-                conn = self.conn
-                relax = self._fsync and not flush
-                if relax:
-                    conn.execute("pragma synchronous = normal")  # outside a transaction, as SQLite requires
+                # The gate is held from BEGIN to COMMIT only: other processes wait for nothing else.
+                if not self.gate.acquire(self._timeout):
+                    raise sqlite3.OperationalError(f"database is locked (another process kept its write gate "
+                                                   f"for over {self._timeout:g} s)")
                 try:
                     cursor = conn.cursor()
                     try:
@@ -73,13 +74,13 @@ class WebhookSqliteStorage(SqliteStorage):
                     finally:
                         cursor.close()
                 finally:
-                    if relax:
-                        conn.execute("pragma synchronous = full")
-                    if close:
-                        conn.close()
-                        self._conn = None
+                    self.gate.release()
             finally:
-                self.gate.release()
+                if relax:
+                    conn.execute("pragma synchronous = full")
+                if close:
+                    conn.close()
+                    self._conn = None
 
     def close(self):
         closed = super().close()

@@ -83,6 +83,7 @@ _LEGACY_WINDOW = 2 * DEFAULT_TOLERANCE
 class _Pending:
     event: Event
     task: bytes | None
+    doc: str = ""  # the event's document, serialised before the write lock is taken
     result: tuple[str, bool] | None = None
     error: BaseException | None = None
     done: bool = False
@@ -156,7 +157,7 @@ class SqliteEventStore(EventStore):
         """Store the event and, if it is new and `task` is given, put that huey task in the queue, in
         the same transaction. Callers arriving while a batch commits form the next batch; the first of
         them commits it for all (leader/follower group commit: no extra thread)."""
-        mine = _Pending(event, task)
+        mine = _Pending(event, task, event.to_doc())
         with self._turn:
             self._pending.append(mine)
             while not mine.done and self._committing:
@@ -208,7 +209,7 @@ class SqliteEventStore(EventStore):
             "insert into webhook_events (id, flow, delivery_id, fingerprint, status, version, received_at, "
             "updated_at, next_at, claim, doc) values (?, ?, ?, ?, ?, 1, ?, ?, ?, null, ?) on conflict do nothing",
             (event.id, event.flow, event.delivery_id, event.fingerprint, event.status, event.received_at,
-             event.updated_at, event.next_at, event.to_doc()))
+             event.updated_at, event.next_at, item.doc))
         if cur.rowcount == 1:
             if item.task is not None:
                 # huey's SqliteStorage.enqueue statement (huey pinned in requirements.txt), run inside our
