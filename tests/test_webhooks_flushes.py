@@ -1,8 +1,9 @@
-"""Which SQLite commits wait for the disk (lib/webhooks/huey_sqlite.py): an accepted event, a step's output
-and the mark before a step that is not safe to repeat are flushed; huey's dequeue and the worker's claim
-are not (losing them in a power cut only queues the event again); clearing a revoke flag that is not
-there writes nothing. Traced statement by statement on the queue's own connection, through a real
-Worker and huey's own task execution."""
+"""Which SQLite commits wait for the disk (lib/webhooks/huey_sqlite.py): an accepted event, the mark before a
+step that is not safe to repeat and the output of a step not declared idempotent are flushed; huey's
+dequeue, the worker's claim and a declared-idempotent step's output are not (losing them in a power cut
+only runs the event, or that step, again); clearing a revoke flag that is not there writes nothing.
+Traced statement by statement on the queue's own connection, through a real Worker and huey's own task
+execution."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import time
 import pytest
 from huey.constants import EmptyData
 
+from lib.webhooks import flows as flows_module
 from lib.webhooks.events import Event, new_id
 from lib.webhooks.queue import Queue
 from lib.webhooks.worker import Worker
-from tests.support.webhooks import DESCRIBE, UPDATE, one_step_flows
+from tests.support.webhooks import DESCRIBE, HOOK_SECRET, SECRET_ENV, STEP_INPUTS, UPDATE, flow
 
 FULL, NORMAL = "full", "normal"
 
@@ -71,8 +73,15 @@ class RecordingRuntime:
         yield {"execution": {"jobId": "j", "thingName": "t", "status": "IN_PROGRESS"}}
 
 
-def worker_for(queue, action, trace):
-    return Worker(one_step_flows(action), queue, runtime=RecordingRuntime(trace))
+START_COMMAND = "iot-jobs-data.StartCommandExecution"  # safe to repeat only through its idempotency token
+INPUTS = {**STEP_INPUTS, START_COMMAND: {"targetArn": "'arn:aws:iot:eu-west-1:123456789012:thing/t'",
+                                         "commandArn": "'arn:aws:iot:eu-west-1:123456789012:command/reboot'"}}
+
+
+def worker_for(queue, actions, trace):
+    steps = [{"action": action, "input": INPUTS[action]} for action in actions.split(" then ")]
+    flows = flows_module.build({"flows": [flow("hook", steps)]}, environ={SECRET_ENV: HOOK_SECRET})
+    return Worker(flows, queue, runtime=RecordingRuntime(trace))
 
 
 def run_one_task(queue) -> None:
@@ -83,12 +92,18 @@ def run_one_task(queue) -> None:
 
 
 @pytest.mark.parametrize("action, expected", [
-    # accept, dequeue, claim, the step's output
-    (DESCRIBE, [FULL, NORMAL, NORMAL, "request leaves", FULL]),
-    # ... and the mark, flushed before the request leaves
+    # accept, dequeue, claim, the step's output: a declared-idempotent step is sent again if it is lost
+    (DESCRIBE, [FULL, NORMAL, NORMAL, "request leaves", NORMAL]),
+    # ... a step that is not safe to repeat: the mark, flushed before the request leaves, and its output
     (UPDATE, [FULL, NORMAL, NORMAL, FULL, "request leaves", FULL]),
+    # ... one whose token makes it safe to repeat: the token may have expired by the time a power cut is
+    # over, so its output waits for the disk
+    (START_COMMAND, [FULL, NORMAL, NORMAL, "request leaves", FULL]),
+    # two steps: the first output, not flushed, reaches the disk with the second step's mark (the WAL
+    # keeps commits in order), before the second request leaves
+    (f"{DESCRIBE} then {UPDATE}", [FULL, NORMAL, NORMAL, "request leaves", NORMAL, FULL, "request leaves", FULL]),
 ])
-def test_only_the_accept_the_mark_and_the_output_wait_for_the_disk(queue, action, expected):
+def test_only_the_accept_the_mark_and_outputs_not_safe_to_lose_wait_for_the_disk(queue, action, expected):
     trace = Trace(queue)
     worker = worker_for(queue, action, trace)
     event = new_event()
@@ -138,3 +153,24 @@ def test_a_claim_lost_in_a_power_cut_leaves_the_event_to_the_sweeper(queue):
     run_one_task(queue)
     assert trace.commits().count("request leaves") == 1
     assert queue.store.get(event.id).status == "succeeded"
+
+
+def test_an_idempotent_output_lost_in_a_power_cut_runs_that_step_again(queue):
+    """What a lost unflushed output looks like afterwards: the event is running under the claim of a worker
+    that is gone, without the step. Once the lease has run out the sweeper takes it over, and the step is
+    asked again: one more request, and the event succeeds."""
+    trace = Trace(queue)
+    worker = worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    queue.accept(event)
+    assert queue.huey.dequeue() is not None
+    stored = queue.store.get(event.id)
+    stored.status, stored.claim, stored.attempts = "running", "a-worker-that-is-gone", 1
+    stored.lease_until = stored.updated_at = time.time()
+    assert queue.store.save(stored, flush=False)  # the claim reached the disk, the output did not
+    worker.clock = lambda: time.time() + 60  # past the lease
+    assert worker.sweep()["taken_over"] == 1
+    run_one_task(queue)
+    assert trace.commits().count("request leaves") == 1
+    done = queue.store.get(event.id)
+    assert done.status == "succeeded" and done.attempts == 2 and len(done.steps) == 1

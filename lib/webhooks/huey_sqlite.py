@@ -12,7 +12,7 @@ here: the webhook queue never revokes). Both are needless flushes on the worker'
   output) makes it durable with everything before it: the WAL keeps commits in order.
 
 `relaxed()` gives the same unflushed transaction to the event store, for writes that may be lost in a
-power cut without harm (the worker's claim).
+power cut without harm (the worker's claim, the output of a step declared idempotent).
 
 Every write transaction first takes the queue file's write gate (lib/webhooks/write_gate.py), so the
 processes sharing the file take turns without SQLite's busy handler sleeping between them.

@@ -183,7 +183,10 @@ class Worker:
                 event.status, event.claim, event.lease_until, event.error = SUCCEEDED, None, None, None
             else:
                 event.lease_until = now + self.lease
-            if not self.store.save(event):
+            # A declared-idempotent step's output need not wait for the disk: lost in a power cut, the
+            # event resumes at that step and sends it again, which the service answers the same way. Any
+            # other step's output is flushed before the next step (or the event's end) is recorded.
+            if not self.store.save(event, flush=not step.action.spec("IDEMPOTENT", False)):
                 log.warning("event %s was taken over by another worker; stopping here", event.id)
                 return "superseded"
         if event.status != SUCCEEDED:  # every step was already done (e.g. the flow lost steps)
