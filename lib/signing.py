@@ -17,6 +17,7 @@ plain aws-requests-auth canonicalisation:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -98,13 +99,20 @@ def canonical_request(method: str, url: str, headers: Mapping[str, str], body) -
     return request, signed_headers
 
 
+@functools.lru_cache(maxsize=64)
+def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
+    """The key of one day, region and service: four HMACs, derived once (in memory only) rather than for
+    every request."""
+    return getSignatureKey(secret_key, date, region, service)
+
+
 def signature(method: str, url: str, headers: Mapping[str, str], body, secret_key: str, region: str,
               service: str, amz_date: str) -> str:
     """The SigV4 signature of a request over `headers`; used to sign, and by the sandbox to verify."""
     request, _ = canonical_request(method, url, headers, body)
     string_to_sign = "\n".join([ALGORITHM, amz_date, credential_scope(amz_date[:8], region, service),
                                 hashlib.sha256(request.encode("utf-8")).hexdigest()])
-    key = getSignatureKey(secret_key, amz_date[:8], region, service)
+    key = signing_key(secret_key, amz_date[:8], region, service)
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

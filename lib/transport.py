@@ -154,6 +154,7 @@ class Transport:
         self._headers = requests.utils.default_headers()
         self._headers["User-Agent"] = f"jobs-connector/{__version__} {self._headers['User-Agent']}"
         self._settings_cache: dict[tuple, dict] = {}
+        self._prepared_urls: dict[str, str] = {}
 
     def prepare(self, request: HttpRequest, auth) -> requests.PreparedRequest:
         """The request with our default headers, signed by `auth`. Built directly rather than through
@@ -162,7 +163,14 @@ class Transport:
         (every call has its own auth)."""
         prepared = requests.PreparedRequest()
         prepared.prepare_method(request.method)
-        prepared.prepare_url(request.url, None)
+        url = self._prepared_urls.get(request.url)
+        if url is None:  # requests' URL checks and IDNA/percent-encoding: a function of the URL alone
+            prepared.prepare_url(request.url, None)
+            if len(self._prepared_urls) >= 256:  # a bound, for a process calling very many URLs
+                self._prepared_urls.clear()
+            self._prepared_urls[request.url] = prepared.url
+        else:
+            prepared.url = url
         headers = self._headers.copy()
         headers.update(request.headers)
         prepared.prepare_headers(headers)

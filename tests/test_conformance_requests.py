@@ -15,11 +15,12 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lib.credentials import AwsCredentials
-from lib.protocols import build_request
+from lib.protocols import HttpRequest, build_request
 from lib.registry import get_action
 from lib.runtime import Runtime
 from lib.signing import SigV4
@@ -210,3 +211,28 @@ def test_an_integral_float_for_an_integer_member_is_refused(aws_env):
         Runtime().prepare_input(get_action(key), body)
     assert (caught.value.field, caught.value.rule) == ("executionNumber", "type")
     Runtime().prepare_input(get_action(key), {**body, "executionNumber": 5})
+
+
+@pytest.mark.parametrize("url", [
+    "https://data.jobs.iot.eu-west-1.amazonaws.com/things/demo%20thing/jobs/$next?includeJobDocument=true",
+    "https://bücher.example/things/ünïcode path/jobs?q=a b&r=%41",
+    "http://127.0.0.1:8080//double//slashes/../dot?a=1&a=2",
+    "https://[::1]:4443/things/t/jobs",
+])
+def test_a_url_prepared_again_is_the_one_requests_prepares(url):
+    """Transport.prepare remembers prepared URLs: the second preparation of a URL (from that memory) is the
+    first one, and both are what requests itself makes of it."""
+    transport = Transport()
+    expected = requests.Request("GET", url).prepare().url
+    first = transport.prepare(HttpRequest("GET", url), None)
+    again = transport.prepare(HttpRequest("GET", url), None)
+    assert first.url == again.url == expected
+    assert transport._prepared_urls[url] == expected  # the second came from the memory
+
+
+def test_a_url_requests_refuses_is_refused_every_time_and_not_remembered():
+    transport = Transport()
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.InvalidURL):
+            transport.prepare(HttpRequest("GET", "http://"), None)
+    assert transport._prepared_urls == {}
