@@ -13,7 +13,15 @@ import time
 import pytest
 
 from lib.webhooks import processes as processes_module
-from lib.webhooks.processes import PARENT_ENV, QUICK_FAILURES, WorkerProcesses, child_command, parent_gone
+from lib.webhooks.processes import (
+    PARENT_ENV,
+    QUICK_FAILURES,
+    READY_ENV,
+    WorkerProcesses,
+    child_command,
+    parent_gone,
+    say_ready,
+)
 from lib.webhooks.queue import QUEUE_ENV, Queue
 from tests.support.cli import run_cli
 from tests.support.loopback import Reply
@@ -24,6 +32,7 @@ from tests.support.webhooks import (
     ServeProcess,
     flow,
     free_port,
+    get,
     post,
     serve_env,
     wait_for,
@@ -43,6 +52,12 @@ class FakeProc:
         self.pid = next(self._pids)
         self.code = None
         self.signals = []
+        # The child's copy of its ready pipe (serve closes its own once the child has it).
+        self.ready_pipe = os.dup(int(kwargs["env"][READY_ENV]))
+        assert kwargs["pass_fds"] == (int(kwargs["env"][READY_ENV]),)
+
+    def say_ready(self) -> None:
+        say_ready({READY_ENV: str(self.ready_pipe)})
 
     def poll(self):
         return self.code
@@ -127,6 +142,40 @@ def test_a_child_that_started_well_is_forgiven_its_earlier_failures():
     started[-1].code = 1
     clock.now += 1
     assert procs.check() is None
+
+
+def test_healthz_counts_children_running_and_ready_and_a_restarted_one_must_say_it_again():
+    procs, started, clock = supervised(count=2)
+    procs.start()
+    assert procs.status() == {"processes": 2, "running": 2, "ready": 0}
+    started[0].say_ready()
+    procs.check()
+    assert procs.status() == {"processes": 2, "running": 2, "ready": 1}
+    os.close(started[1].ready_pipe)  # the second closes its pipe without a word: not ready
+    procs.check()
+    assert procs.status()["ready"] == 1
+    clock.now += 30
+    started[0].code = 1  # the ready one exits after a while: started again at once, not ready yet
+    procs.check()
+    assert len(started) == 3 and procs.status() == {"processes": 2, "running": 2, "ready": 0}
+    started[2].say_ready()
+    procs.check()
+    assert procs.status()["ready"] == 1
+    for proc in started:
+        proc.code = 0
+    procs.stop(timeout=0)
+    assert all(slot.ready_pipe is None for slot in procs.slots)  # serve's ends are closed
+
+
+def test_say_ready_writes_once_and_leaves_nothing_for_processes_started_later():
+    ours, theirs = os.pipe()
+    environ = {READY_ENV: str(theirs)}
+    say_ready(environ)
+    say_ready(environ)  # the second is nothing: the variable is gone
+    assert READY_ENV not in environ and os.read(ours, 64) == b"ready\n"
+    assert os.read(ours, 64) == b""  # its end is closed
+    os.close(ours)
+    say_ready({})  # outside a worker process: nothing
 
 
 def test_stop_sends_sigterm_and_kills_a_child_that_outlives_the_timeout():
@@ -218,6 +267,8 @@ def layout(tmp_path, loopback):
     server.start("worker processes:")
     wait_for(lambda: all(f"[worker process {i}] workers: 1 on" in server.output() for i in (1, 2)),
              what="both worker processes to start")
+    wait_for(lambda: health(f"http://127.0.0.1:{port}")["worker_processes"]["ready"] == 2,
+             what="both worker processes to say they are ready")
     queue = Queue(queue_url)
     started = set(announced_pids(server))
     try:
@@ -230,6 +281,12 @@ def layout(tmp_path, loopback):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         queue.close()
+
+
+def health(url: str) -> dict:
+    status, answer = get(url, "/healthz")
+    assert status == 200, answer
+    return answer
 
 
 def announced_pids(server) -> list[int]:
@@ -279,9 +336,12 @@ def test_the_workers_run_in_the_children_and_stop_with_serve(layout):
 def test_a_worker_process_killed_is_started_again(layout):
     server, url, queue = layout
     first, second = announced_pids(server)
+    assert health(url)["worker_processes"] == {"processes": 2, "running": 2, "ready": 2}
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: "worker process 1 (pid" in server.output() and len(children_of(server.proc.pid)) == 2,
              what="the killed worker process to be started again")
+    wait_for(lambda: health(url)["worker_processes"] == {"processes": 2, "running": 2, "ready": 2},
+             what="the new worker process to say it is ready")
     assert "exited with status -9; starting it again" in server.output()
     replacement = (children_of(server.proc.pid) - {second}).pop()
     assert replacement != first

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from . import signature, view
 from .events import Event, new_id, stored_headers
@@ -85,6 +86,8 @@ class Intake:
         self.flows, self.queue, self.store = flows, queue, queue.store
         self.max_body, self.tolerance, self.clock = max_body, tolerance, clock
         self.verifiers = verifiers(flows)
+        # serve --worker-processes: their counts for /healthz (lib/webhooks/processes.py)
+        self.worker_processes: Callable[[], dict] | None = None
 
     def receive(self, flow_name: str, headers, body: bytes) -> tuple[int, dict]:
         flow = self.flows.get(flow_name)
@@ -148,4 +151,7 @@ class Intake:
             self.store.ping()
         except Exception as exc:
             return 503, {"status": "unavailable", "queue": self.queue.kind, "error": type(exc).__name__}
-        return 200, {"status": "ok", "queue": self.queue.kind, "flows": sorted(f.name for f in self.flows)}
+        answer = {"status": "ok", "queue": self.queue.kind, "flows": sorted(f.name for f in self.flows)}
+        if self.worker_processes is not None:  # counted, not judged: events wait safely in the queue
+            answer["worker_processes"] = self.worker_processes()
+        return 200, answer

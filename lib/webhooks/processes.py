@@ -13,7 +13,9 @@ same flows file and queue, each with `--workers` threads, and keeps them running
   child is reported, not retried for ever;
 - on stop, each child gets SIGTERM (it hands its events back as `serve` does) and `timeout` seconds to
   exit; a child still running then is killed, and its leases expire for the next worker's sweeper;
-- a child checks that its parent is alive (PARENT_ENV) and stops by itself when serve is gone.
+- a child checks that its parent is alive (PARENT_ENV) and stops by itself when serve is gone;
+- a child says it is ready (its workers take events) on a pipe of its own (READY_ENV), and serve's
+  /healthz counts the children running and ready.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 log = logging.getLogger("jobs_connector.webhooks")
 PARENT_ENV = "JOBS_CONNECTOR_SERVE_PARENT"  # the pid of the serve that started this worker process
 INDEX_ENV = "JOBS_CONNECTOR_WORKER_PROCESS"  # this worker process's number, for its log lines
+READY_ENV = "JOBS_CONNECTOR_READY_FD"  # the pipe on which this worker process says it is ready
 QUICK_FAILURES = 3
 MAX_BACKOFF = 30.0
 
@@ -41,6 +44,17 @@ def child_command(flows_path: str, *, workers: int, lease: float, sweep_interval
             "--workers", str(workers), "--lease", repr(lease), "--sweep-interval", repr(sweep_interval),
             "--shutdown-timeout", repr(shutdown_timeout), "--store-timeout", repr(store_timeout),
             "--log-level", log_level]
+
+
+def say_ready(environ=os.environ) -> None:
+    """In a worker process: tell serve that the workers take events (once; nothing outside serve)."""
+    fd = environ.pop(READY_ENV, None)  # once; and no process this one starts sees it
+    if fd and fd.isdigit():
+        try:
+            os.write(int(fd), b"ready\n")
+            os.close(int(fd))
+        except OSError:  # serve is gone or closed its end: nobody to tell
+            pass
 
 
 def parent_gone(environ=os.environ) -> bool:
@@ -56,6 +70,8 @@ class _Slot:
     started: float = 0.0
     quick_failures: int = 0
     not_before: float = 0.0  # when a failed child may be started again
+    ready_pipe: int | None = None  # our end of the child's ready pipe, until it said ready or exited
+    ready: bool = False
 
 
 class WorkerProcesses:
@@ -73,13 +89,48 @@ class WorkerProcesses:
     def pids(self) -> list[int]:
         return [slot.proc.pid for slot in self.slots if slot.proc is not None and slot.proc.poll() is None]
 
+    def status(self) -> dict:
+        """For /healthz: how many children there should be, are running, and have said they are ready."""
+        running = [slot for slot in self.slots if slot.proc is not None and slot.proc.poll() is None]
+        return {"processes": len(self.slots), "running": len(running),
+                "ready": sum(1 for slot in running if slot.ready)}
+
     def _spawn(self, slot: _Slot) -> None:
-        env = {**self.env, PARENT_ENV: str(os.getpid()), INDEX_ENV: str(slot.index)}
+        self._forget_pipe(slot)
+        ours, theirs = os.pipe()
+        os.set_blocking(ours, False)
+        env = {**self.env, PARENT_ENV: str(os.getpid()), INDEX_ENV: str(slot.index), READY_ENV: str(theirs)}
         # stdin closed; stdout and stderr shared with serve, so one log holds every process's lines. A
         # session of its own: a Ctrl-C at the terminal reaches serve alone, which then stops the children
         # in order (after its intake), and never finds one gone that it would start again.
-        slot.proc = self.popen(self.command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-        slot.started = self.clock()
+        try:
+            slot.proc = self.popen(self.command, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                   pass_fds=(theirs,))
+        except BaseException:
+            os.close(ours)
+            raise
+        finally:
+            os.close(theirs)
+        slot.started, slot.ready_pipe, slot.ready = self.clock(), ours, False
+
+    @staticmethod
+    def _forget_pipe(slot: _Slot) -> None:
+        if slot.ready_pipe is not None:
+            os.close(slot.ready_pipe)
+            slot.ready_pipe = None
+        slot.ready = False
+
+    @staticmethod
+    def _look_ready(slot: _Slot) -> None:
+        if slot.ready_pipe is None:
+            return
+        try:
+            said = os.read(slot.ready_pipe, 64)
+        except BlockingIOError:
+            return  # not yet
+        slot.ready = bool(said)  # b"": it closed the pipe without a word (it exited)
+        os.close(slot.ready_pipe)
+        slot.ready_pipe = None
 
     def check(self) -> str | None:
         """Start again the children that exited; the reason to stop serve when one keeps failing at start."""
@@ -91,6 +142,7 @@ class WorkerProcesses:
                 continue
             code = slot.proc.poll()
             if code is None:
+                self._look_ready(slot)
                 if now - slot.started >= self.start_grace:
                     slot.quick_failures = 0  # it started: earlier failures are forgiven
                 continue
@@ -103,6 +155,7 @@ class WorkerProcesses:
             log.warning("worker process %d (pid %d) exited with status %s; starting it again%s", slot.index,
                         slot.proc.pid, code, f" in {delay:g} s" if delay else "")
             slot.proc, slot.not_before = None, now + delay
+            self._forget_pipe(slot)
             if not delay:
                 self._spawn(slot)
         return None
@@ -121,4 +174,6 @@ class WorkerProcesses:
                 slot.proc.kill()
                 slot.proc.wait()
                 killed.append(slot.index)
+        for slot in self.slots:
+            self._forget_pipe(slot)
         return killed

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..errors import ConfigurationError
 from .flows import Flows
 from .intake import Intake
-from .processes import WorkerProcesses, parent_gone
+from .processes import WorkerProcesses, parent_gone, say_ready
 from .queue import Queue, shown_url
 from .server import IntakeServer
 from .worker import Worker
@@ -64,6 +64,8 @@ class Service:
         s = self.settings
         # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
         intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
+        if intake is not None and self.processes:
+            intake.worker_processes = self.processes.status  # /healthz counts them
         if s.work:
             self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
                                  sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
@@ -75,6 +77,7 @@ class Service:
             self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
             self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
+            say_ready()  # a worker process tells the serve that started it (nothing otherwise)
         if intake is not None:
             self._start_poller()
             try:
