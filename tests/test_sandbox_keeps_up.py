@@ -116,3 +116,38 @@ def test_add_jobs_numbers_on_from_earlier_seeds():
 def test_the_cli_refuses_a_negative_number_of_seeded_jobs():
     result = run_cli("sandbox", "--port", "0", "--spaceone-jobs", "-1")
     assert result.code == 2 and "--spaceone-jobs" in result.stderr
+
+
+def test_headers_are_read_in_any_case_and_repeated_ones_joined_as_http_says():
+    from http.client import parse_headers
+    from io import BytesIO
+
+    from lib.sandbox.wire import Request
+
+    message = parse_headers(BytesIO(b"Host: h\r\nX-Amz-Date: 20261201T000000Z\r\nX-Thing: a\r\nx-thing: b\r\n\r\n"))
+    request = Request("GET", "/", "", message)
+    assert request.header("host") == "h" and request.header("X-AMZ-DATE") == "20261201T000000Z"
+    assert request.header("X-Thing") == "a,b" == ",".join(message.get_all("x-thing"))
+    assert request.header("authorization") is None
+    assert Request("GET", "/", "", {"Content-Type": "application/json"}).header("content-type") == "application/json"
+
+
+def test_the_date_header_is_the_current_second_on_every_answer(sandbox, monkeypatch):
+    import email.utils
+    import time
+    import types
+
+    import requests
+
+    now = [1_800_000_000.2]
+    monkeypatch.setattr(sandbox_server, "time", types.SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(sandbox_server._Handler, "_date", (0, ""))
+    handler = object.__new__(sandbox_server._Handler)
+    seen = []
+    for now[0] in (1_800_000_000.2, 1_800_000_000.9, 1_800_000_001.1, 1_800_000_061.0):
+        seen.append(email.utils.parsedate_to_datetime(handler.date_time_string()).timestamp())
+    assert seen == [1_800_000_000, 1_800_000_000, 1_800_000_001, 1_800_000_061]
+    assert handler.date_time_string(0) == "Thu, 01 Jan 1970 00:00:00 GMT"  # a given time is formatted as asked
+    monkeypatch.undo()
+    answered = requests.get(sandbox.url + sandbox_server.HEALTH_PATH, timeout=10).headers["Date"]
+    assert abs(email.utils.parsedate_to_datetime(answered).timestamp() - time.time()) < 5

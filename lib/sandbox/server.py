@@ -248,9 +248,21 @@ class _Handler(BaseHTTPRequestHandler):
     # A kept-alive client must not wait for a delayed ACK (40 ms on Linux) before the answer leaves:
     # no Nagle, and the headers and the body go out in one write (see _send).
     disable_nagle_algorithm = True
+    _date: tuple[int, str] = (0, "")  # the last Date header and its second
 
     def log_message(self, format, *args):  # noqa: A002 - the sandbox logs one line per request itself
         pass
+
+    def date_time_string(self, timestamp=None):
+        """The Date header, formatted once a second rather than for every answer."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second, text = _Handler._date
+        if second != int(time.time()):
+            second = int(time.time())
+            text = super().date_time_string(second)
+            _Handler._date = (second, text)  # one tuple: a thread reads a second and its text together
+        return text
 
     def _plain_error(self, status: int, message: str) -> None:
         reply = error_reply("rest-json", ApiError(status, "InvalidRequestException", message))

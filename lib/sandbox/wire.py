@@ -34,15 +34,20 @@ class Request:
     method: str
     raw_path: str  # as received: still percent-encoded, no query
     raw_query: str
-    headers: object  # http.client.HTTPMessage: case-insensitive get(), get_all()
+    headers: object  # http.client.HTTPMessage or a dict: items()
     body: bytes = b""
+    _by_name: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
-        values = self.headers.get_all(name) if hasattr(self.headers, "get_all") else None
-        if values is None:
-            value = self.headers.get(name)
-            return None if value is None else str(value)
-        return ",".join(str(v) for v in values)
+        """The header's value, repeated ones joined with ','; names in any case. Indexed once a request: a
+        signed request asks for ten headers or more."""
+        if self._by_name is None:
+            by_name: dict[str, str] = {}
+            for key, value in self.headers.items():
+                key = key.lower()
+                by_name[key] = f"{by_name[key]},{value}" if key in by_name else str(value)
+            self._by_name = by_name
+        return self._by_name.get(name.lower())
 
     @property
     def query(self) -> dict[str, str]:

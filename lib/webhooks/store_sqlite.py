@@ -124,15 +124,15 @@ class SqliteEventStore(EventStore):
         deadline = time.monotonic() + seconds
         if not self.storage.lock.acquire(timeout=seconds):
             raise StoreBusy(f"this process's workers held the store for over {seconds:g} s")
+        conn = None
         try:
             self.check_file()
             if not self.storage.gate.acquire(max(0.0, deadline - time.monotonic())):
                 raise StoreBusy(f"another process held the write lock for over {seconds:g} s")
-            try:
+            try:  # the gate is held from here to COMMIT only
                 conn = self.storage.conn
                 conn.execute(f"pragma busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
-                cur = conn.cursor()
-                try:
+                with contextlib.closing(conn.cursor()) as cur:
                     try:
                         cur.execute(self.storage.begin_sql)
                     except sqlite3.OperationalError as exc:
@@ -145,13 +145,14 @@ class SqliteEventStore(EventStore):
                         conn.rollback()
                         raise
                     conn.commit()
-                finally:
-                    cur.close()
-                    conn.execute(f"pragma busy_timeout = {int(self.busy_timeout * 1000)}")
             finally:
                 self.storage.gate.release()
         finally:
-            self.storage.lock.release()
+            try:
+                if conn is not None:
+                    conn.execute(f"pragma busy_timeout = {int(self.busy_timeout * 1000)}")
+            finally:
+                self.storage.lock.release()
 
     def add(self, event: Event, task: bytes | None = None) -> tuple[str, bool]:
         """Store the event and, if it is new and `task` is given, put that huey task in the queue, in
