@@ -7,6 +7,8 @@ execution."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 
 import pytest
@@ -92,16 +94,16 @@ def run_one_task(queue) -> None:
 
 
 @pytest.mark.parametrize("action, expected", [
-    # accept, dequeue, claim, the step's output: a declared-idempotent step is sent again if it is lost
-    (DESCRIBE, [FULL, NORMAL, NORMAL, "request leaves", NORMAL]),
+    # accept, dequeue with the claim, the step's output: a declared-idempotent step is sent again if lost
+    (DESCRIBE, [FULL, NORMAL, "request leaves", NORMAL]),
     # ... a step that is not safe to repeat: the mark, flushed before the request leaves, and its output
-    (UPDATE, [FULL, NORMAL, NORMAL, FULL, "request leaves", FULL]),
+    (UPDATE, [FULL, NORMAL, FULL, "request leaves", FULL]),
     # ... one whose token makes it safe to repeat: the token may have expired by the time a power cut is
     # over, so its output waits for the disk
-    (START_COMMAND, [FULL, NORMAL, NORMAL, "request leaves", FULL]),
+    (START_COMMAND, [FULL, NORMAL, "request leaves", FULL]),
     # two steps: the first output, not flushed, reaches the disk with the second step's mark (the WAL
     # keeps commits in order), before the second request leaves
-    (f"{DESCRIBE} then {UPDATE}", [FULL, NORMAL, NORMAL, "request leaves", NORMAL, FULL, "request leaves", FULL]),
+    (f"{DESCRIBE} then {UPDATE}", [FULL, NORMAL, "request leaves", NORMAL, FULL, "request leaves", FULL]),
 ])
 def test_only_the_accept_the_mark_and_outputs_not_safe_to_lose_wait_for_the_disk(queue, action, expected):
     trace = Trace(queue)
@@ -138,21 +140,84 @@ def test_a_relaxed_transaction_that_fails_is_rolled_back_and_flushes_come_back(q
         assert cur.execute("pragma synchronous").fetchone()[0] == 2
 
 
+def take_task_off_the_queue(queue) -> None:
+    """The queue as a durable dequeue leaves it, without running anything."""
+    with queue.huey.storage.db(commit=True) as cur:
+        cur.execute("delete from task")
+
+
+def test_the_claim_is_written_in_the_transaction_that_takes_the_task(queue):
+    """So a power cut keeps both or loses both: the task comes back with its event unclaimed."""
+    trace = Trace(queue)
+    worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    queue.accept(event)
+    trace.statements.clear()
+    assert queue.huey.dequeue() is not None
+    statements = [text.strip().split()[0].lower() for text in trace.statements if text.strip()]
+    begin, commit = statements.index("begin"), statements.index("commit")
+    assert statements[begin:commit + 1] == ["begin", "select", "delete", "select", "update", "commit"]
+    claimed = queue.store.get(event.id)
+    assert claimed.status == "running" and claimed.attempts == 1 and claimed.claim
+
+
 def test_a_claim_lost_in_a_power_cut_leaves_the_event_to_the_sweeper(queue):
-    """What a lost unflushed claim looks like afterwards: the event is queued, its task gone (the dequeue
-    was durable through a later flush, the claim not); the sweeper dispatches it again and it runs once."""
+    """A task taken without its claim reaching the disk (one the worker claims itself: a retry's scheduled
+    task) leaves the event queued, its task gone; the sweeper dispatches it again and it runs once."""
     trace = Trace(queue)
     worker = worker_for(queue, DESCRIBE, trace)
     event = new_event()
     queue.accept(event)
-    assert queue.huey.dequeue() is not None  # the task is gone; the claim never reached the disk
-    stored = queue.store.get(event.id)
-    assert stored.status == "queued"
+    take_task_off_the_queue(queue)
+    assert queue.store.get(event.id).status == "queued"
     worker.clock = lambda: time.time() + 60  # past the sweeper's grace
     assert worker.sweep()["redispatched"] == 1
     run_one_task(queue)
     assert trace.commits().count("request leaves") == 1
     assert queue.store.get(event.id).status == "succeeded"
+
+
+@pytest.mark.parametrize("why", ["not due yet", "the worker is stopping", "a scheduled task"])
+def test_an_event_that_cannot_be_run_now_is_not_claimed_as_its_task_is_taken(queue, why):
+    trace = Trace(queue)
+    worker = worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    if why == "not due yet":
+        event.due_at = time.time() + 600
+    queue.accept(event)
+    if why == "the worker is stopping":
+        worker.stopping.set()
+    if why == "a scheduled task":  # its message carries an eta: process() decides, as before
+        with queue.huey.storage.db() as cur:
+            data = json.loads(cur.execute("select data from task").fetchone()[0])
+        data["eta"] = {"$datetime": "2026-01-01T00:00:00"}
+        with queue.huey.storage.relaxed() as cur:
+            worker._claim_on_dequeue(cur, json.dumps(data).encode())
+        assert worker._claimed.event is None and queue.store.get(event.id).status == "queued"
+        return
+    outcome = worker.process(queue.huey.dequeue().args[0])
+    assert outcome == ("early" if why == "not due yet" else "stopping")
+    stored = queue.store.get(event.id)
+    assert stored.status == "queued" and stored.attempts == 0 and not stored.claim
+    assert len(queue.huey.pending()) + len(queue.huey.scheduled()) == 1  # its task is back
+    assert "request leaves" not in trace.commits()
+
+
+def test_a_claim_is_used_only_by_the_thread_that_took_the_task(queue):
+    """Each huey worker thread takes a task and runs it; another thread running the same event id finds it
+    claimed by someone else and leaves it."""
+    trace = Trace(queue)
+    worker = worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    queue.accept(event)
+    assert queue.huey.dequeue() is not None  # claimed by this thread
+    other = []
+    thread = threading.Thread(target=lambda: other.append(worker.process(event.id)))
+    thread.start()
+    thread.join(10)
+    assert other == ["not-waiting"]
+    assert worker.process(event.id) == "succeeded"
+    assert trace.commits().count("request leaves") == 1
 
 
 def test_an_idempotent_output_lost_in_a_power_cut_runs_that_step_again(queue):
@@ -163,7 +228,7 @@ def test_an_idempotent_output_lost_in_a_power_cut_runs_that_step_again(queue):
     worker = worker_for(queue, DESCRIBE, trace)
     event = new_event()
     queue.accept(event)
-    assert queue.huey.dequeue() is not None
+    take_task_off_the_queue(queue)
     stored = queue.store.get(event.id)
     stored.status, stored.claim, stored.attempts = "running", "a-worker-that-is-gone", 1
     stored.lease_until = stored.updated_at = time.time()
@@ -174,3 +239,20 @@ def test_an_idempotent_output_lost_in_a_power_cut_runs_that_step_again(queue):
     assert trace.commits().count("request leaves") == 1
     done = queue.store.get(event.id)
     assert done.status == "succeeded" and done.attempts == 2 and len(done.steps) == 1
+
+
+def test_a_claim_that_fails_as_the_task_is_taken_leaves_the_task_to_run_and_claim_on_its_own(queue, monkeypatch,
+                                                                                              caplog):
+    trace = Trace(queue)
+    worker = worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    queue.accept(event)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a store that cannot claim here")
+
+    monkeypatch.setattr(worker.store, "claim_in", broken)
+    run_one_task(queue)  # the queue is not stuck on this task: it is taken, and run
+    assert queue.store.get(event.id).status == "succeeded"
+    assert trace.commits().count("request leaves") == 1
+    assert any("could not claim" in record.getMessage() for record in caplog.records)

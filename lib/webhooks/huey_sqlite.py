@@ -9,7 +9,8 @@ here: the webhook queue never revokes). Both are needless flushes on the worker'
 - a dequeue is committed without waiting for the disk (WAL, synchronous=NORMAL for that transaction).
   Losing it to a power cut only brings the task back, and a duplicate task is harmless (a worker must
   claim the event first, lib/webhooks/worker.py). The next flushed commit (an accepted event, a step's
-  output) makes it durable with everything before it: the WAL keeps commits in order.
+  output) makes it durable with everything before it: the WAL keeps commits in order. The worker claims
+  the task's event in the same transaction (`on_dequeue`), so the two are lost or kept together.
 
 `relaxed()` gives the same unflushed transaction to the event store, for writes that may be lost in a
 power cut without harm (the worker's claim, the output of a step declared idempotent).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Callable
 
 from huey.constants import EmptyData
 from huey.storage import SqliteStorage
@@ -31,6 +33,10 @@ from .write_gate import WriteGate
 
 
 class WebhookSqliteStorage(SqliteStorage):
+    # Called with the cursor and the task's data inside the transaction that takes a task off the queue:
+    # the worker claims the task's event there (lib/webhooks/worker.py), one write where there were two.
+    on_dequeue: Callable[[sqlite3.Cursor, bytes], None] | None = None
+
     def __init__(self, *args, **kwargs):
         self.gate = WriteGate(os.path.abspath(kwargs.get("filename", "huey.db")))
         super().__init__(*args, **kwargs)
@@ -96,6 +102,8 @@ class WebhookSqliteStorage(SqliteStorage):
             if row is not None:
                 cur.execute("delete from task where id = ?", (row[0],))
                 if cur.rowcount == 1:
+                    if self.on_dequeue is not None:
+                        self.on_dequeue(cur, row[1])  # in the same transaction (the worker's claim)
                     return row[1]
         return None
 

@@ -28,6 +28,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .events import RUNNING, Event
@@ -231,10 +232,7 @@ class SqliteEventStore(EventStore):
         return _event(row) if row else None
 
     def save(self, event: Event, *, lease_expired_before: float | None = None, flush: bool = True) -> bool:
-        sql = ("update webhook_events set status = ?, version = version + 1, updated_at = ?, next_at = ?, "
-               "claim = ?, doc = ? where id = ? and version = ?")
-        params = [event.status, event.updated_at, event.next_at, event.claim, event.to_doc(), event.id,
-                  event.version]
+        sql, params = _UPDATE, _update_params(event)
         if lease_expired_before is not None:
             sql += " and (next_at is null or next_at < ?)"
             params.append(lease_expired_before)
@@ -244,6 +242,22 @@ class SqliteEventStore(EventStore):
         if changed:
             event.version += 1
         return changed
+
+    def claim_in(self, cur, event_id: str, claim: Callable[[Event], bool]) -> Event | None:
+        """Inside a write transaction that is already open (huey's dequeue): read the event and, when
+        `claim(event)` has made it the worker's, save it with it; that event, or None."""
+        row = cur.execute("select doc, version, next_at, status from webhook_events where id = ?",
+                          (event_id,)).fetchone()
+        if row is None:
+            return None
+        event = _event(row)
+        if not claim(event):
+            return None
+        cur.execute(_UPDATE, _update_params(event))
+        if cur.rowcount != 1:
+            return None
+        event.version += 1
+        return event
 
     def renew(self, event_id: str, claim: str, until: float) -> bool:
         with self.storage.db(commit=True) as cur:
@@ -288,6 +302,15 @@ class SqliteEventStore(EventStore):
         self.check_file()
         with self.storage.db() as cur:
             cur.execute("select 1").fetchone()
+
+
+# A compare-and-set: the event as the caller read it (its version), or nothing.
+_UPDATE = ("update webhook_events set status = ?, version = version + 1, updated_at = ?, next_at = ?, claim = ?, "
+           "doc = ? where id = ? and version = ?")
+
+
+def _update_params(event: Event) -> list:
+    return [event.status, event.updated_at, event.next_at, event.claim, event.to_doc(), event.id, event.version]
 
 
 def _event(row) -> Event:

@@ -1,7 +1,8 @@
 """Workers: run an event's flow, step by step, through the same runtime as the CLI.
 
 - A worker first *claims* the event (queued/retrying -> running, with a lease and a claim token); a
-  duplicate task, or a second worker, finds it claimed and does nothing.
+  duplicate task, or a second worker, finds it claimed and does nothing. With SQLite the claim is
+  written in the transaction that takes the task off the queue.
 - Each step's input is the step's JSONata mapping evaluated against
   {"event": body, "steps": [outputs so far], "headers": {...}, "meta": {...}}. The output of each
   completed step is recorded before the next one starts, so a retried event resumes at the failed step.
@@ -25,6 +26,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -82,35 +84,61 @@ class Worker:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._running_step: dict[str, int] = {}  # event id -> index of the step being run
+        self._claimed = threading.local()  # the event this thread claimed as it took its task (SQLite)
         queue.handler = self.process
+        if hasattr(queue.huey.storage, "on_dequeue") and hasattr(self.store, "claim_in"):
+            # The name huey gives the task in its messages (its registry's, module included).
+            self._task_name = json.loads(queue.huey.serialize_task(queue.task.s("")))["name"]
+            queue.huey.storage.on_dequeue = self._claim_on_dequeue
 
     # -- one event ----------------------------------------------------------------------------------
 
-    def process(self, event_id: str) -> str:
-        """Run one event if it can be claimed; returns what happened (for logs and tests)."""
-        event = self.store.get(event_id)
-        if event is None:
-            return "missing"
-        if event.status not in WAITING:
-            return "not-waiting"
+    def _claim_on_dequeue(self, cur, data: bytes) -> None:
+        """Inside the transaction that takes a task off the SQLite queue: claim its event there, when it
+        can be claimed at once (process() then runs it without a write of its own); anything else is left
+        to process(). Lost in a power cut, the claim goes with the dequeue: the task is back."""
+        self._claimed.event = None
+        try:
+            task = json.loads(data)  # the JSON of lib/webhooks/queue.py's serializer
+            args = task.get("args") or ()
+            if task.get("eta") is None and task.get("name") == self._task_name and len(args) == 1:
+                self._claimed.event = self.store.claim_in(cur, args[0], self._take)
+        except Exception:  # never a reason to keep the task on the queue: process() claims it as before
+            log.exception("could not claim the event of a task as it was taken; claiming it on its own")
+            self._claimed.event = None
+
+    def _take(self, event: Event) -> bool:
+        """Make a waiting, due event this worker's (claim token, attempt, lease), unless stopping."""
         now = self.clock()
-        if event.due_at > now + EARLY_TOLERANCE:
-            self.queue.dispatch(event.id, eta=event.due_at)
-            return "early"
-        if self.stopping.is_set():
-            self.queue.dispatch(event.id)  # this task was taken off the queue: put it back
-            return "stopping"
-        claim = uuid.uuid4().hex
-        event.status, event.claim = RUNNING, claim
+        if event.status not in WAITING or event.due_at > now + EARLY_TOLERANCE or self.stopping.is_set():
+            return False
+        event.status, event.claim = RUNNING, uuid.uuid4().hex
         event.attempts += 1
         event.lease_until = now + self.lease
         event.updated_at = now
-        # Not flushed: lost in a power cut, the claim only leaves the event queued again (the sweeper
-        # dispatches it); a step not safe to repeat is marked, flushed, before its request leaves.
-        if not self.store.save(event, flush=False):
-            return "claimed-elsewhere"
+        return True
+
+    def process(self, event_id: str) -> str:
+        """Run one event if it can be claimed; returns what happened (for logs and tests)."""
+        event, self._claimed.event = getattr(self._claimed, "event", None), None
+        if event is None or event.id != event_id:
+            event = self.store.get(event_id)
+            if event is None:
+                return "missing"
+            if event.status not in WAITING:
+                return "not-waiting"
+            if event.due_at > self.clock() + EARLY_TOLERANCE:
+                self.queue.dispatch(event.id, eta=event.due_at)
+                return "early"
+            if not self._take(event):  # stopping: this task was taken off the queue, put it back
+                self.queue.dispatch(event.id)
+                return "stopping"
+            # Not flushed: lost in a power cut, the claim only leaves the event queued again (the sweeper
+            # dispatches it); a step not safe to repeat is marked, flushed, before its request leaves.
+            if not self.store.save(event, flush=False):
+                return "claimed-elsewhere"
         with self._lock:
-            self._inflight[event.id] = claim
+            self._inflight[event.id] = event.claim
         try:
             return self._run(event, self.flows.get(event.flow))
         finally:
