@@ -257,11 +257,11 @@ class _Handler(BaseHTTPRequestHandler):
         """The Date header, formatted once a second rather than for every answer."""
         if timestamp is not None:
             return super().date_time_string(timestamp)
+        now = int(time.time())
         second, text = _Handler._date
-        if second != int(time.time()):
-            second = int(time.time())
-            text = super().date_time_string(second)
-            _Handler._date = (second, text)  # one tuple: a thread reads a second and its text together
+        if second != now:
+            text = super().date_time_string(now)
+            _Handler._date = (now, text)  # one tuple: a thread reads a second and its text together
         return text
 
     def _plain_error(self, status: int, message: str) -> None:

@@ -69,8 +69,8 @@ def _process_name() -> str:
     return f" [worker process {index}]" if index.isdigit() else ""
 
 
-def configure_logging(level: str) -> None:
-    where = _process_name()
+def configure_logging(level: str, where: str = "") -> None:
+    """Log lines on stderr; `where` names the worker process that writes them (see _process_name)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format=f"%(asctime)s %(levelname)s %(name)s{where}: %(message)s")
     logging.getLogger("jobs_connector").setLevel(level)
@@ -84,7 +84,8 @@ def main(args) -> int:
                                  field="worker-processes", rule="conflict")
     web = not args.worker_only
     flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
-    configure_logging(args.log_level)
+    where = _process_name()
+    configure_logging(args.log_level, where)
     processes = None
     settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web,
                         work=not args.web_only and not args.worker_processes,
@@ -107,8 +108,6 @@ def main(args) -> int:
                                 store_timeout=args.store_timeout, log_level=args.log_level)
         # The queue URL, which may hold a password, goes by the environment: never on a command line.
         processes = WorkerProcesses(command, args.worker_processes, {**os.environ, QUEUE_ENV: queue.url})
-
-    where = _process_name()
 
     def announce(line: str) -> None:
         # One write per line: worker processes share serve's stderr, and print() writes the line and its
