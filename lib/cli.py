@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from . import startup
 from .batch import add_arguments as batch_arguments
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, BadInput, ConnectorError
 
@@ -117,6 +118,7 @@ def cmd_run(args) -> int:
     from .registry import get_action
     from .runtime import Runtime
 
+    startup.resume()  # every module of a call is loaded
     query, show = compile_query(args.query), formatter(args.output)
     if args.each or args.concurrency != 1:  # batch mode: lib/batch.py
         from . import batch
@@ -221,6 +223,7 @@ def _run_extension(module_name: str, name: str, argv: list[str]) -> int:
             print(f"error: '{name}' is not available in this build", file=sys.stderr)
             return EXIT_INTERNAL
         return _missing_extra(exc, name)
+    startup.resume()  # the subcommand's modules are loaded
     parser = argparse.ArgumentParser(prog=f"jobs-connector {name}")
     module.add_arguments(parser)
     try:
@@ -240,12 +243,16 @@ def _missing_extra(exc: ModuleNotFoundError, name: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the process's own command line: start up without the collector (lib/startup.py)
+        startup.pause()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in EXTENSIONS:
         # Handed over untouched: argparse's REMAINDER drops options that come first ('sandbox --port 0').
         args = argparse.Namespace(func=None, extension=EXTENSIONS[argv[0]][0], command=argv[0], rest=argv[1:])
     else:
         args = build_parser(argv[0] if argv else None).parse_args(argv)
+    if args.func not in (cmd_run, None):  # those two resume it once they have loaded what they need
+        startup.resume()
     try:
         if args.func is None:
             return _run_extension(args.extension, args.command, args.rest)

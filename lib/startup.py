@@ -1,0 +1,31 @@
+"""The process's start-up without the cyclic garbage collector.
+
+A cold call imports some 250 modules and builds objects that nearly all live until the process ends.
+Collecting while they are built finds no garbage, yet walks them again and again: about 7% of a cold
+call (docs/performance.md, round six). So the process entry pauses the collector, and the command
+resumes it once its modules are loaded, first freezing what start-up built (gc.freeze: later
+collections, in a long-running server too, no longer walk it). Callers of `cli.main` in a process of
+their own (tests, embedding) never pause, so `resume` does nothing for them.
+"""
+
+from __future__ import annotations
+
+import gc
+
+_paused = False
+
+
+def pause() -> None:
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+
+
+def resume() -> None:
+    """The collector on again (once; a no-op unless `pause` turned it off)."""
+    global _paused
+    if _paused:
+        _paused = False
+        gc.freeze()
+        gc.enable()
