@@ -359,7 +359,8 @@ def mib(kib: float | None) -> str:
 
 BARE = [sys.executable, "-c", "pass"]
 # What any call must import, whatever the connector does: the HTTP stack and the signer of our core
-# dependencies, and the fast validator. The floor a cold call cannot go below.
+# dependencies, and the fast validator: the floor of a cold call that starts up as a plain script does (the
+# collector on; its exit walks all that start-up built).
 FLOOR = [sys.executable, "-c", "import requests, aws_requests_auth.aws_auth, jsonschema_rs"]
 OURS = [sys.executable, "-m", "lib", "run", PENDING, "-i", json.dumps({"thingName": THING})]
 # The floor of one call (issue 20): the least a program can do for it with the card's libraries, requests
@@ -377,6 +378,12 @@ response.raise_for_status()
 print(json.dumps(json.loads(response.content)))
 """
 MINIMAL = [sys.executable, "-c", MINIMAL_SCRIPT, THING]
+# The same script with our start-up (lib/startup.py): the collector paused while it imports, then frozen. It
+# shows how much of the difference is that alone: an interpreter's exit walks every live object in several
+# full collections, and a cold call's start-up leaves tens of thousands of them.
+MINIMAL_FROZEN_SCRIPT = "import gc\ngc.disable()\n" + MINIMAL_SCRIPT.replace(
+    "url = os.environ", "gc.freeze()\ngc.enable()\nurl = os.environ", 1)
+MINIMAL_FROZEN = [sys.executable, "-c", MINIMAL_FROZEN_SCRIPT, THING]
 
 
 def aws_cli(url: str) -> list[str]:
@@ -416,8 +423,10 @@ def _verified_commands(server: BenchServer) -> tuple[dict[str, list[str]], dict[
     subprocess.run([sys.executable, "-m", "compileall", "-q", "lib", "actions"], cwd=ROOT,  # noqa: S603
                    stdout=subprocess.DEVNULL, check=True, timeout=CHILD_TIMEOUT)
     commands = {"python -c pass": BARE, "import requests+auth+jsonschema_rs": FLOOR,
-                "minimal requests+auth script": MINIMAL, "jobs-connector run": OURS}
-    for name, command, kind in (("jobs-connector run", OURS, "ours"), ("minimal requests+auth script", MINIMAL, "aws")):
+                "minimal requests+auth script": MINIMAL, "minimal script, collector frozen": MINIMAL_FROZEN,
+                "jobs-connector run": OURS}
+    for name, command, kind in (("jobs-connector run", OURS, "ours"), ("minimal requests+auth script", MINIMAL, "aws"),
+                                ("minimal script, collector frozen", MINIMAL_FROZEN, "aws")):
         problem = check_output(kind, run_child(command), expected)
         if problem:
             raise SystemExit(f"benchmark: `{name}` failed its check: {problem}")
@@ -462,9 +471,11 @@ def section_cold(server: BenchServer, quick: bool) -> Section:
     ours = section.figures["jobs-connector run ms"]
     section.ratio("ours / minimal requests+auth script", ours / section.figures["minimal requests+auth script ms"],
                   note="the same signed call, cold")
+    frozen = section.figures["minimal script, collector frozen ms"]
+    section.ratio("ours / minimal script, collector frozen", ours / frozen, note="both start up as lib/startup.py")
     section.ratio("ours / bare interpreter", ours / section.figures["python -c pass ms"])
     section.ratio("dependency imports alone / bare", section.figures["import requests+auth+jsonschema_rs ms"]
-                  / section.figures["python -c pass ms"], note="the floor of any call built on them")
+                  / section.figures["python -c pass ms"], note="a plain script's floor: the collector on")
     if "AWS CLI ms" in section.figures:
         section.ratio("AWS CLI / ours", section.figures["AWS CLI ms"] / ours)
     return section

@@ -19,7 +19,8 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "run.py")
 SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch")
 # Our own rows, which must be there whatever else is installed.
 OURS = {
-    "cold": ["python -c pass ms", "minimal requests+auth script ms", "jobs-connector run ms"],
+    "cold": ["python -c pass ms", "minimal requests+auth script ms", "minimal script, collector frozen ms",
+             "jobs-connector run ms"],
     "warm": ["jobs-connector Runtime().run us/call", "requests + aws-requests-auth us/call"],
     "memory": ["python -c pass MiB", "jobs-connector run MiB", "every action once MiB"],
     "paging": ["fetchAll items/s", "fetchPage (cursor passed back) items/s", "emitIndividually items/s"],
