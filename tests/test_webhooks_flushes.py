@@ -45,10 +45,8 @@ class Trace:
                 found.append(text[3:])
         return found
 
-    def level(self) -> str:
-        """The synchronous level the connection is left at."""
-        changes = [s.strip().lower() for s in self.statements if s.strip().lower().startswith("pragma synchronous")]
-        return NORMAL if changes and "normal" in changes[-1] else FULL
+    def level_changes(self) -> int:
+        return sum(s.strip().lower().startswith("pragma synchronous") for s in self.statements)
 
 
 @pytest.fixture
@@ -87,7 +85,7 @@ def worker_for(queue, actions, trace):
 
 
 def run_one_task(queue) -> None:
-    """What a huey consumer thread does with one task: dequeue it, then execute it (revoke check included)."""
+    """What a huey consumer thread does with one task: dequeue it, then execute it."""
     task = queue.huey.dequeue()
     assert task is not None
     queue.huey.execute(task)
@@ -112,7 +110,6 @@ def test_only_the_accept_the_mark_and_outputs_not_safe_to_lose_wait_for_the_disk
     queue.accept(event)
     run_one_task(queue)
     assert trace.commits() == expected
-    assert trace.level() == FULL  # every relaxed transaction puts the connection back to FULL
     assert queue.store.get(event.id).status == "succeeded"
     assert worker  # the handler stays installed while the task runs
 
@@ -135,8 +132,28 @@ def test_a_relaxed_transaction_that_fails_is_rolled_back_and_flushes_come_back(q
         cur.execute("delete from task")
         raise RuntimeError("a failure inside the transaction")
     assert len(queue.huey.pending()) == 1  # the delete was undone
-    assert trace.level() == FULL
+    queue.accept(new_event())
+    storage.put_data("a-flag", b"set")
+    assert trace.commits() == [FULL, FULL, FULL]  # the failed one committed nothing; the flushes still flush
     with storage.db() as cur:
+        assert cur.execute("pragma synchronous").fetchone()[0] == 2
+
+
+def test_the_setting_changes_only_when_a_commit_needs_the_other_one(queue):
+    """A worker's writes in a row, nearly all unflushed, set the connection once; an event accepted in the
+    same process (one serve with its workers) after them is flushed all the same."""
+    trace = Trace(queue)
+    worker_for(queue, DESCRIBE, trace)
+    for _ in range(3):
+        queue.accept(new_event())
+    trace.statements.clear()
+    for _ in range(3):
+        run_one_task(queue)  # the dequeue with its claim, then the output: two unflushed commits each
+    assert trace.commits() == [NORMAL, "request leaves", NORMAL] * 3
+    assert trace.level_changes() == 1
+    queue.accept(new_event())
+    assert trace.commits()[-1] == FULL and trace.level_changes() == 2
+    with queue.huey.storage.db() as cur:
         assert cur.execute("pragma synchronous").fetchone()[0] == 2
 
 
@@ -256,3 +273,37 @@ def test_a_claim_that_fails_as_the_task_is_taken_leaves_the_task_to_run_and_clai
     assert queue.store.get(event.id).status == "succeeded"
     assert trace.commits().count("request leaves") == 1
     assert any("could not claim" in record.getMessage() for record in caplog.records)
+
+
+def test_a_task_runs_without_looking_up_revoke_flags(queue):
+    """The webhook queue never revokes a task, so huey's lookups of revoke flags before and after every
+    task (two queries each) are left out; revoking is refused rather than silently ignored."""
+    trace = Trace(queue)
+    worker_for(queue, DESCRIBE, trace)
+    event = new_event()
+    queue.accept(event)
+    trace.statements.clear()
+    run_one_task(queue)
+    assert queue.store.get(event.id).status == "succeeded"
+    assert not [s for s in trace.statements if " kv " in f" {s.lower()} "], trace.statements
+    with pytest.raises(NotImplementedError):
+        queue.huey.revoke_by_id("any")
+
+
+def test_a_busy_queue_is_not_first_checked_for_tasks_and_an_idle_one_takes_no_write_lock(queue):
+    storage = queue.huey.storage
+    for _ in range(2):
+        queue.accept(new_event())
+    trace = Trace(queue)
+
+    def dequeue() -> tuple[bool, list[str]]:
+        trace.statements.clear()
+        found = storage.dequeue() is not None
+        return found, [text.strip().split()[0].lower() for text in trace.statements if text.strip()]
+
+    assert dequeue() == (True, ["select", "pragma", "begin", "select", "delete", "commit"])  # looked first
+    assert dequeue() == (True, ["begin", "select", "delete", "commit"])  # the last one found a task
+    assert dequeue() == (False, ["begin", "select", "commit"])  # once, when it runs dry
+    assert dequeue() == (False, ["select"])  # from then on a read, without the write lock
+    queue.accept(new_event())
+    assert dequeue()[0] is True

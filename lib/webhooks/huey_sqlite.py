@@ -15,6 +15,10 @@ here: the webhook queue never revokes). Both are needless flushes on the worker'
 `relaxed()` gives the same unflushed transaction to the event store, for writes that may be lost in a
 power cut without harm (the worker's claim, the output of a step declared idempotent).
 
+The connection's `synchronous` setting is changed only when a write needs the other one (`synchronous()`,
+before BEGIN as SQLite requires), not set and restored around every unflushed transaction: a worker's
+writes, nearly all unflushed, change it once, and every flushed commit still finds it FULL.
+
 Every write transaction first takes the queue file's write gate (lib/webhooks/write_gate.py), so the
 processes sharing the file take turns without SQLite's busy handler sleeping between them.
 """
@@ -39,6 +43,8 @@ class WebhookSqliteStorage(SqliteStorage):
 
     def __init__(self, *args, **kwargs):
         self.gate = WriteGate(os.path.abspath(kwargs.get("filename", "huey.db")))
+        self._synchronous: tuple[sqlite3.Connection, bool] | None = None  # the connection's setting, as last set
+        self._found_last = False  # whether the last dequeue found a task
         super().__init__(*args, **kwargs)
 
     @contextlib.contextmanager
@@ -55,13 +61,18 @@ class WebhookSqliteStorage(SqliteStorage):
         """db(commit=True) whose commit does not wait for the disk (synchronous=NORMAL for it alone)."""
         return self._write(flush=False)
 
+    def synchronous(self, conn: sqlite3.Connection, flush: bool) -> None:
+        """Before a write transaction, under the lock: the connection set as this commit needs it, FULL (it
+        waits for the disk) or NORMAL, with a statement only when it was last set otherwise."""
+        if self._fsync and self._synchronous != (conn, flush):
+            conn.execute("pragma synchronous = full" if flush else "pragma synchronous = normal")
+            self._synchronous = (conn, flush)
+
     @contextlib.contextmanager
     def _write(self, *, flush: bool, close: bool = False):
         with self.lock:
             conn = self.conn
-            relax = self._fsync and not flush
-            if relax:
-                conn.execute("pragma synchronous = normal")  # outside a transaction, as SQLite requires
+            self.synchronous(conn, flush)  # outside a transaction, as SQLite requires
             try:
                 # The gate is held from BEGIN to COMMIT only: other processes wait for nothing else.
                 if not self.gate.acquire(self._timeout):
@@ -82,23 +93,26 @@ class WebhookSqliteStorage(SqliteStorage):
                 finally:
                     self.gate.release()
             finally:
-                if relax:
-                    conn.execute("pragma synchronous = full")
                 if close:
                     conn.close()
-                    self._conn = None
+                    self._conn, self._synchronous = None, None
 
     def close(self):
         closed = super().close()
+        self._synchronous = None
         self.gate.close()
         return closed
 
     def dequeue(self):
-        if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
+        # huey first looks, without the write lock, whether there is a task at all: worth it on an idle
+        # queue, a query for nothing on a busy one, so only once the last dequeue found none.
+        if not self._found_last and not self.sql("select 1 from task where queue = ? limit 1", (self.name,),
+                                                 results=True):
             return None
         with self.relaxed() as cur:
             row = cur.execute("select id, data from task where queue = ? order by priority desc, id limit 1",
                               (self.name,)).fetchone()
+            self._found_last = row is not None
             if row is not None:
                 cur.execute("delete from task where id = ?", (row[0],))
                 if cur.rowcount == 1:

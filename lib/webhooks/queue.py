@@ -142,6 +142,33 @@ class Queue:
             storage.close()
 
 
+class _WithoutRevocation:
+    """huey without task revocation, which the webhook queue never uses (nothing here revokes a task: an
+    event is stopped through its own record, `jobs-connector events`). huey would otherwise look up the
+    task's revoke flags before running it and clear its flag after: two storage queries per task."""
+
+    def is_revoked(self, task, timestamp=None, peek=True) -> bool:
+        return False
+
+    def delete(self, key):
+        if key.startswith("r:"):  # a task's revoke flag (huey's Task.revoke_id): never set here
+            return False
+        return super().delete(key)
+
+    def revoke(self, *args, **kwargs):
+        raise NotImplementedError("the webhook queue does not revoke tasks")
+
+    revoke_all = revoke_by_id = revoke
+
+
+class WebhookHuey(_WithoutRevocation, Huey):
+    pass
+
+
+class WebhookRedisHuey(_WithoutRevocation, RedisHuey):
+    pass
+
+
 def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
     scheme = urlsplit(url).scheme
     serializer = JsonSerializer()
@@ -156,7 +183,7 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
         # The file holds event bodies and step outputs: readable by its owner only.
         old_umask = os.umask(0o077)
         try:
-            huey = Huey(HUEY_NAME, storage_class=WebhookSqliteStorage, filename=path, results=False, fsync=True,
+            huey = WebhookHuey(HUEY_NAME, storage_class=WebhookSqliteStorage, filename=path, results=False, fsync=True,
                         serializer=serializer, timeout=SQLITE_BUSY_TIMEOUT)
             store = SqliteEventStore(huey.storage, busy_timeout=SQLITE_BUSY_TIMEOUT, accept_timeout=store_timeout)
         finally:
@@ -169,7 +196,7 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
 
         # A bounded connect: an unreachable Redis is an error in seconds, not a hang.
         pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=5)
-        huey = RedisHuey(HUEY_NAME, connection_pool=pool, results=False, serializer=serializer, blocking=True,
+        huey = WebhookRedisHuey(HUEY_NAME, connection_pool=pool, results=False, serializer=serializer, blocking=True,
                          read_timeout=1)
         store = RedisEventStore(huey.storage.conn, HUEY_NAME)
         return huey, store

@@ -132,6 +132,7 @@ class SqliteEventStore(EventStore):
                 raise StoreBusy(f"another process held the write lock for over {seconds:g} s")
             try:  # the gate is held from here to COMMIT only
                 conn = self.storage.conn
+                self.storage.synchronous(conn, True)  # an accepted event is on disk before it is answered
                 conn.execute(f"pragma busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
                 with contextlib.closing(conn.cursor()) as cur:
                     try:
