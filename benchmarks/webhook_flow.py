@@ -1,14 +1,14 @@
 """Webhook throughput end to end: events/s from the signed POST to the flow's step done, through the
 workers of `jobs-connector serve`, for a one-step flow against the sandbox.
 
-Starts the sandbox (`jobs-connector sandbox --port 0`) and `jobs-connector serve` (web and two worker
+Starts the sandbox (`jobs-connector sandbox --port 0`) and `jobs-connector serve` (web and its worker
 threads, SQLite queue in a temporary directory) on 127.0.0.1, sends signed events from a few client
 processes (as benchmarks/webhook_intake.py does), and waits until every event has succeeded, counting
 them in the queue's store. Prints accepted events/s (the intake alone), completed events/s (end to
 end) and the CPU time spent per event by each process (serve with its JSONata evaluators; the clients
 building, signing and sending). Bounded in count and time; every process it starts is stopped.
 
-    python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 2] [--split | --worker-processes N]
+    python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 4] [--split | --worker-processes N]
                                       [--json FILE]
 
 Goal (issue 20) on 2 cores: >= 300 completed events/s.
@@ -31,6 +31,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from webhook_intake import SECRET, TIME_LIMIT, free_port, percentile, run_clients, stop, wait_ready  # noqa: E402
+
+from lib.webhooks.cli import DEFAULT_WORKERS  # noqa: E402
 
 GOAL_EVENTS_PER_SECOND = 300.0
 FLOWS = {"flows": [{
@@ -169,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1000, help="events in all (default 1000, at most 20000)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
-    parser.add_argument("--workers", type=int, default=2, help="worker threads of serve (default 2)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help=f"worker threads of serve, per process (default {DEFAULT_WORKERS}, serve's own)")
     parser.add_argument("--split", action="store_true",
                         help="run the web role and the workers as two processes (serve --web-only / --worker-only)")
     parser.add_argument("--worker-processes", type=int, default=0, metavar="N",

@@ -19,6 +19,10 @@ from .queue import QUEUE_ENV, Queue, queue_url, shown_url
 from .ratelimited import RepeatFilter
 from .service import Service, Settings
 
+# Worker threads per process. More than one a core: a thread waiting for a service's answer or for the
+# queue's write lock leaves the core to another (measured in docs/performance.md, round six).
+DEFAULT_WORKERS = 4
+
 
 def _positive(kind):
     def parse(text: str):
@@ -38,8 +42,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--queue", metavar="URL",
                         help=f"sqlite:///PATH or redis://HOST:PORT/DB (default ${QUEUE_ENV}, "
                              "else sqlite:///jobs-connector.db)")
-    parser.add_argument("--workers", type=_positive(int), default=2,
-                        help="worker threads (default 2; of each worker process with --worker-processes)")
+    parser.add_argument("--workers", type=_positive(int), default=DEFAULT_WORKERS,
+                        help=f"worker threads (default {DEFAULT_WORKERS}; of each worker process with "
+                             "--worker-processes)")
     parser.add_argument("--worker-processes", type=_positive(int), metavar="N",
                         help="run the workers in N processes of their own, started and kept running by this "
                              "one (one interpreter uses one core at a time); default: threads of this process")
