@@ -19,8 +19,8 @@ from .queue import QUEUE_ENV, Queue, queue_url, shown_url
 from .ratelimited import RepeatFilter
 from .service import Service, Settings
 
-# Worker threads per process. More than one a core: a thread waiting for a service's answer or for the
-# queue's write lock leaves the core to another (measured in docs/performance.md, round six).
+# Worker threads per process, more than one a core: a thread waiting for a service's answer (tens of
+# milliseconds from a real one) or for the queue's write lock leaves the core to another.
 DEFAULT_WORKERS = 4
 
 
