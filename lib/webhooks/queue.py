@@ -183,8 +183,8 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
         # The file holds event bodies and step outputs: readable by its owner only.
         old_umask = os.umask(0o077)
         try:
-            huey = WebhookHuey(HUEY_NAME, storage_class=WebhookSqliteStorage, filename=path, results=False, fsync=True,
-                        serializer=serializer, timeout=SQLITE_BUSY_TIMEOUT)
+            huey = WebhookHuey(HUEY_NAME, storage_class=WebhookSqliteStorage, filename=path, results=False,
+                               fsync=True, serializer=serializer, timeout=SQLITE_BUSY_TIMEOUT)
             store = SqliteEventStore(huey.storage, busy_timeout=SQLITE_BUSY_TIMEOUT, accept_timeout=store_timeout)
         finally:
             os.umask(old_umask)
@@ -196,8 +196,8 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
 
         # A bounded connect: an unreachable Redis is an error in seconds, not a hang.
         pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=5)
-        huey = WebhookRedisHuey(HUEY_NAME, connection_pool=pool, results=False, serializer=serializer, blocking=True,
-                         read_timeout=1)
+        huey = WebhookRedisHuey(HUEY_NAME, connection_pool=pool, results=False, serializer=serializer,
+                                blocking=True, read_timeout=1)
         store = RedisEventStore(huey.storage.conn, HUEY_NAME)
         return huey, store
     raise ConfigurationError(f"the queue URL must start with sqlite:/// or redis://, not {shown_url(url)!r}",
