@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from lib.registry import ROOT
+from lib.webhooks.cli import DEFAULT_WORKERS
 
 SCRIPT = os.path.join(ROOT, "benchmarks", "run.py")
 SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch")
@@ -102,5 +103,6 @@ def test_the_webhook_flow_benchmark_completes_every_event(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())
     assert results["events"] == 20 and results["counts"] == {"succeeded": 20}
-    assert results["completed_per_s"] > 0 and results["accepted_per_s"] > 0 and results["workers"] == 2
+    assert results["completed_per_s"] > 0 and results["accepted_per_s"] > 0
+    assert results["workers"] == DEFAULT_WORKERS  # serve's default, measured as users get it
     assert "completed events/s" in done.stdout
