@@ -64,19 +64,6 @@ def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
     raise SystemExit("the sandbox did not start")
 
 
-def wait_workers_ready(port: int, count: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Until serve's /healthz counts `count` worker processes ready."""
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:  # nosec B310: loopback
-            if json.load(answer).get("worker_processes", {}).get("ready") == count:
-                return
-        time.sleep(0.05)
-    raise SystemExit("the worker processes did not become ready")
-
-
 def cpu_seconds(pid: int) -> float | None:
     """CPU time (user + system) of a process and its living descendants (the serve process's JSONata
     evaluators), from /proc; None where there is no /proc."""
@@ -131,7 +118,9 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
             try:
                 wait_ready(port, server)
                 if worker_processes:  # the children start after serve's port: measure once they take events
-                    wait_workers_ready(port, worker_processes, server)
+                    wait_ready(port, server, 60.0, what="the worker processes did not become ready",
+                               until=lambda health: health.get("worker_processes", {}).get("ready")
+                               == worker_processes)
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clients, once they are joined
                 results, start_at = run_clients(port, events, clients, 300)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -57,19 +57,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 20.0, until=None,
+               what: str = "the server did not start") -> None:
+    """Until serve's /healthz answers 200 and, with `until`, its document satisfies `until`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited with {proc.returncode}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
+            answer = conn.getresponse()
+            if answer.status == 200 and (until is None or until(json.loads(answer.read()))):
                 return
         except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.05)
+    raise SystemExit(what)
 
 
 def client(port: int, count: int, body_bytes: int, client_id: int, start_at: float, out) -> None:
