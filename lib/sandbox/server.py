@@ -24,6 +24,7 @@ from ..credentials import AwsCredentials
 from ..services import SERVICES as CONNECTOR_SERVICES
 from . import admin, codepipeline, embedthis, iot, iot_jobs_data, panorama, sigv4, spaceone
 from .defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
+from .http_head import HeadError, parse_request_line, read_headers
 from .sigv4 import sandbox_credentials
 from .state import Store
 from .wire import CONTENT_TYPES, ApiError, Reply, Request, error_reply
@@ -252,6 +253,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - the sandbox logs one line per request itself
         pass
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request, reading the head with http_head rather than the email parser."""
+        self.command = None  # for send_error, as in http.server
+        # http.server would answer a bad request line as HTTP/0.9 (no status line); HTTP/0.9 is not served
+        self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        if not self.requestline.strip():
+            return False
+        try:
+            self.command, path, version_number, self.request_version = parse_request_line(self.requestline)
+            # gh-87389, as http.server: '//x' would read as a host to a client following a redirect
+            self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+            self.headers = read_headers(self.rfile)
+        except HeadError as error:
+            self.send_error(error.status, error.message)
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        self.close_connection = connection == "close" or (version_number < (1, 1) and connection != "keep-alive")
+        if (self.headers.get("Expect") or "").lower() == "100-continue" and version_number >= (1, 1):
+            return self.handle_expect_100()
+        return True
 
     def date_time_string(self, timestamp=None):
         """The Date header, formatted once a second rather than for every answer."""

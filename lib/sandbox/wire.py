@@ -34,13 +34,15 @@ class Request:
     method: str
     raw_path: str  # as received: still percent-encoded, no query
     raw_query: str
-    headers: object  # http.client.HTTPMessage or a dict: items()
+    headers: object  # http_head.Headers, http.client.HTTPMessage or a dict: items()
     body: bytes = b""
     _by_name: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         """The header's value, repeated ones joined with ','; names in any case. Indexed once a request: a
         signed request asks for ten headers or more."""
+        if self._by_name is None and hasattr(self.headers, "by_name"):  # http_head.Headers: indexed already
+            self._by_name = self.headers.by_name()
         if self._by_name is None:
             by_name: dict[str, str] = {}
             for key, value in self.headers.items():
