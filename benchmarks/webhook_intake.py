@@ -19,6 +19,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -78,31 +79,66 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 20.0, until=N
     raise SystemExit(what)
 
 
+def request_bytes(port: int, body: bytes, headers: dict[str, str]) -> bytes:
+    """One whole HTTP/1.1 POST to /hooks/bench, as bytes to send as they are."""
+    head = [f"POST /hooks/bench HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"]
+    head += [f"{name}: {value}\r\n" for name, value in headers.items()]
+    return "".join(head).encode("latin-1") + b"\r\n" + body
+
+
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)", re.IGNORECASE)
+
+
+def exchange(sock: socket.socket, request: bytes, pending: bytearray) -> int:
+    """Send one request on a kept-alive connection and read its whole answer; its status. `pending` holds
+    what was received past the answer (nothing, unless the server sends ahead)."""
+    sock.sendall(request)
+    while True:
+        end = pending.find(b"\r\n\r\n")
+        if end >= 0:
+            length = CONTENT_LENGTH.search(pending, 0, end)
+            if length is None:
+                raise ConnectionError(f"an answer without Content-Length: {bytes(pending[:end])[:200]!r}")
+            whole = end + 4 + int(length[1])
+            if len(pending) >= whole:
+                status = int(pending[9:12])
+                del pending[:whole]
+                return status
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        pending += chunk
+
+
 def client(port: int, count: int, body_bytes: int, client_id: int, start_at: float, out) -> None:
-    """Send `count` signed events on one keep-alive connection; report (latencies, failures)."""
+    """Send `count` signed events on one keep-alive connection; report (latencies, failures).
+
+    The requests are built and signed before the start, and sent as bytes on a plain socket: the clients
+    share the cores with what they measure, so they spend as little as they can there (http.client's
+    request and answer parsing cost 0.2 ms an event, this 0.05)."""
     padding = "x" * max(0, body_bytes - 80)
     requests = []
     for i in range(count):
         body = json.dumps({"thing": f"thing-{client_id}", "job": f"job-{i}", "n": i, "pad": padding}).encode()
         headers = {"Content-Type": "application/json", "X-Jobs-Signature": sign(SECRET, body),
                    "X-Delivery-Id": f"bench-{client_id}-{i}"}
-        requests.append((body, headers))
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        requests.append(request_bytes(port, body, headers))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    pending = bytearray()
     latencies, failures = [], 0
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = time.monotonic() + TIME_LIMIT
-    for body, headers in requests:
+    for request in requests:
         if time.monotonic() > deadline:
             break
         began = time.perf_counter()
-        conn.request("POST", "/hooks/bench", body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
+        status = exchange(sock, request, pending)
         latencies.append(time.perf_counter() - began)
-        if response.status != 202:
+        if status != 202:
             failures += 1
-    conn.close()
+    sock.close()
     out.put((latencies, failures, time.time()))
 
 

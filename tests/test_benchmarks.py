@@ -106,3 +106,51 @@ def test_the_webhook_flow_benchmark_completes_every_event(tmp_path):
     assert results["completed_per_s"] > 0 and results["accepted_per_s"] > 0
     assert results["workers"] == DEFAULT_WORKERS  # serve's default, measured as users get it
     assert "completed events/s" in done.stdout
+
+
+def test_the_benchmark_clients_read_whole_answers_however_they_arrive():
+    import socket
+    import threading
+    import time
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from webhook_intake import exchange, request_bytes
+
+    request = request_bytes(8080, b'{"a":1}', {"X-Delivery-Id": "d-1"})
+    assert request == (b"POST /hooks/bench HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 7\r\n"
+                       b"X-Delivery-Id: d-1\r\n\r\n{\"a\":1}")
+    ours, theirs = socket.socketpair()
+    received = []
+
+    def take_request():
+        data = b""
+        while len(data) < len(request):
+            data += theirs.recv(len(request) - len(data))
+        received.append(data)
+
+    def server():
+        with theirs:
+            take_request()  # the head, then the body in a later send
+            theirs.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 10\r\n\r\n")
+            time.sleep(0.05)
+            theirs.sendall(b'{"id":"1"}')
+            take_request()  # two answers in one send
+            theirs.sendall(b"HTTP/1.1 503 Busy\r\ncontent-length: 2\r\n\r\nno"
+                           b"HTTP/1.1 202 Accepted\r\nCONTENT-LENGTH: 0\r\n\r\n")
+            take_request()
+            take_request()  # an answer the clients cannot frame
+            theirs.sendall(b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    thread = threading.Thread(target=server)
+    thread.start()
+    try:
+        with ours:
+            ours.settimeout(10)
+            pending = bytearray()
+            assert [exchange(ours, request, pending) for _ in range(3)] == [202, 503, 202]
+            assert pending == b""
+            with pytest.raises(ConnectionError, match="without Content-Length"):
+                exchange(ours, request, pending)
+    finally:
+        thread.join(timeout=10)
+    assert received == [request] * 4
