@@ -3,10 +3,11 @@ workers of `jobs-connector serve`, for a one-step flow against the sandbox.
 
 Starts the sandbox (`jobs-connector sandbox --port 0`) and `jobs-connector serve` (web and its worker
 threads, SQLite queue in a temporary directory) on 127.0.0.1, sends signed events from a few client
-processes (as benchmarks/webhook_intake.py does), and waits until every event has succeeded, counting
-them in the queue's store. Prints accepted events/s (the intake alone), completed events/s (end to
-end) and the CPU time spent per event by each process (serve with its JSONata evaluators; the clients
-building, signing and sending). Bounded in count and time; every process it starts is stopped.
+processes (as benchmarks/webhook_intake.py does: built and signed before the clock starts, then sent
+as bytes), and waits until every event has succeeded, counting them in the queue's store. Prints
+accepted events/s (the intake alone), completed events/s (end to end) and the CPU time spent per event
+by each process (serve with its JSONata evaluators; the clients, whole processes). Bounded in count
+and time; every process it starts is stopped.
 
     python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 4] [--split | --worker-processes N]
                                       [--json FILE]

@@ -1,7 +1,7 @@
 """The sandbox keeps up with a benchmark: each answer leaves in one write on a socket without Nagle (no
 delayed-ACK stall on kept-alive connections), long SpaceONE listings page from one remembered selection
 and still see every change, and many jobs can be seeded. Behaviour only: no timing is asserted here
-(benchmarks/sandbox.py measures)."""
+(the sandbox section of benchmarks/run.py measures)."""
 
 from __future__ import annotations
 
