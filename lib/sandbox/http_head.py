@@ -45,10 +45,6 @@ class Headers:
     def items(self) -> list[tuple[str, str]]:
         return list(self._fields)
 
-    def by_name(self) -> dict[str, str]:
-        """Lower-case name -> value (repeated fields joined): a copy."""
-        return dict(self._by_name)
-
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._by_name
 

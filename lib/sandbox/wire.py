@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
+from .http_head import Headers
+
 # The error shapes of the five APIs:
 # - rest-json (IoT Jobs, Panorama): x-amzn-ErrorType header, {"message": ...} body;
 # - json-1.1 (CodePipeline): {"__type": ..., "message": ...} body (and the header, as AWS sends it);
@@ -36,20 +38,15 @@ class Request:
     raw_query: str
     headers: object  # http_head.Headers, http.client.HTTPMessage or a dict: items()
     body: bytes = b""
-    _by_name: dict | None = field(default=None, init=False, repr=False, compare=False)
+    _index: Headers | None = field(default=None, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         """The header's value, repeated ones joined with ','; names in any case. Indexed once a request: a
         signed request asks for ten headers or more."""
-        if self._by_name is None and hasattr(self.headers, "by_name"):  # http_head.Headers: indexed already
-            self._by_name = self.headers.by_name()
-        if self._by_name is None:
-            by_name: dict[str, str] = {}
-            for key, value in self.headers.items():
-                key = key.lower()
-                by_name[key] = f"{by_name[key]},{value}" if key in by_name else str(value)
-            self._by_name = by_name
-        return self._by_name.get(name.lower())
+        if self._index is None:
+            self._index = self.headers if isinstance(self.headers, Headers) else Headers(
+                [(key, str(value)) for key, value in self.headers.items()])
+        return self._index.get(name)
 
     @property
     def query(self) -> dict[str, str]:
