@@ -17,7 +17,11 @@ Sections (`--only` picks some):
           every action of component.json once;
   paging  items/s through a 100-page listing with each emit behaviour, beside a requests loop;
   growth  warm per-call time at 1 KiB, 100 KiB and 5 MiB answers, with json parsing and output
-          validation timed alone to show where the extra time goes.
+          validation timed alone to show where the extra time goes;
+  sandbox one kept-alive request to the sandbox, and paging 10,000 and 2,500 seeded SpaceONE jobs;
+  batch   `run --each` against separate runs, and `--concurrency 8` against 1 on a slow server;
+  webhook events/s end to end through `serve --worker-processes 2` for a one-step flow against the
+          sandbox (benchmarks/webhook_flow.py, median of 3 runs; the sandbox, not the loopback server).
 
 --quick runs small counts (a smoke test, figures too noisy to quote).
 """
@@ -52,7 +56,7 @@ THING = "demo-thing"
 PENDING = "iot-jobs-data.GetPendingJobExecutions"
 LISTING = "panorama.ListDevicesJobs"
 PAGES, PAGE_ITEMS = 100, 50
-SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch")
+SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch", "webhook")
 CHILD_TIMEOUT = 120.0  # seconds: a child process that hangs is killed, and the benchmark stops
 
 # The goals of the performance issues: (comparison, threshold).
@@ -69,6 +73,7 @@ GOALS = {
     "10,000 / 2,500 jobs paging time per job": ("<=", 1.25),
     "separate runs / --each, per call": (">=", 10.0),
     "--concurrency 1 / --concurrency 8": (">=", 3.0),
+    "completed webhook events/s": (">=", 300.0),
 }
 # The rows of issue 20's table, in its order (section, ratio), printed together at the end.
 ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI / ours"),
@@ -76,7 +81,7 @@ ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI
               ("growth", "ours / raw requests+auth at 100 KiB"), ("growth", "ours / raw requests+auth at 5 MiB"),
               ("sandbox", "kept-alive request (ms)"), ("sandbox", "10,000 jobs paged (s)"),
               ("sandbox", "10,000 / 2,500 jobs paging time per job"), ("batch", "separate runs / --each, per call"),
-              ("batch", "--concurrency 1 / --concurrency 8")]
+              ("batch", "--concurrency 1 / --concurrency 8"), ("webhook", "completed webhook events/s")]
 SLOW_THING = "bench-slow-20"  # the server answers this thing 20 ms late (the batch concurrency figure)
 
 
@@ -920,14 +925,55 @@ def issue_rows(results: dict) -> str:
             rows.append((name, f"{ratio['value']:.2f}", ratio["goal"] or "-", ratio["verdict"]))
     if not rows:
         return ""
-    return "\n".join(["Issue 20's rows, from this run (webhook throughput: benchmarks/webhook_flow.py)", ""]
+    return "\n".join(["Issue 20's rows, from this run", ""]
                      + table(("row", "value", "goal", "verdict"), rows))
 
 
 # -- main ------------------------------------------------------------------------------------------
 
+# -- webhook flows ---------------------------------------------------------------------------------
+
+def section_webhook(server: BenchServer, quick: bool) -> Section:
+    from lib.webhooks.cli import DEFAULT_WORKERS
+
+    events, clients, runs = (200, 2, 1) if quick else (4000, 4, 3)
+    section = Section("webhook", f"8. Webhook flows end to end: {events:,} signed events from {clients} clients "
+                                 f"through `serve --worker-processes 2` ({DEFAULT_WORKERS} threads each, SQLite queue) "
+                                 f"to a one-step flow against the sandbox (median of {runs} run{'s' * (runs > 1)})")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for turn in range(runs):
+            # Its own small process, as when run alone: its clients are forked from it, not from this one.
+            out = os.path.join(tmp, f"flow-{turn}.json")
+            done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"),  # noqa: S603
+                                   "--events", str(events), "--clients", str(clients), "--worker-processes", "2",
+                                   "--json", out], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+            if done.returncode not in (0, 1):  # 1: not every event succeeded, said below with the counts
+                raise SystemExit(f"benchmark: the webhook flow failed: {done.stderr.strip()[-300:]}")
+            with open(out, encoding="utf-8") as fh:
+                result = json.load(fh)
+            if result["counts"] != {"succeeded": events}:
+                raise SystemExit(f"benchmark: the webhook flow finished {result['counts']} of {events} events")
+            results.append(result)
+    middle = sorted(results, key=lambda r: r["completed_per_s"])[len(results) // 2]
+    cpu = middle["cpu_ms_per_event"]
+    section.lines = table(("run", "completed events/s", "accepted events/s", "accept p99 ms",
+                           "CPU ms/event: serve", "sandbox", "clients"),
+                          [(f"{i + 1}", f"{r['completed_per_s']:.0f}", f"{r['accepted_per_s']:.0f}",
+                            f"{r['accept_p99_ms']:.1f}",
+                            *(f"{r['cpu_ms_per_event'][k]:.2f}" if r["cpu_ms_per_event"].get(k) is not None
+                              else "n/a" for k in ("serve", "sandbox", "clients")))
+                           for i, r in enumerate(results)])
+    section.figures = {"completed events/s": middle["completed_per_s"],
+                       "accepted events/s": middle["accepted_per_s"],
+                       **{f"CPU ms/event {k}": v for k, v in cpu.items() if v is not None}}
+    section.ratio("completed webhook events/s", middle["completed_per_s"], note="2 worker processes, 2 cores")
+    return section
+
+
 RUNNERS = {"cold": section_cold, "warm": section_warm, "memory": section_memory, "paging": section_paging,
-           "growth": section_growth, "sandbox": section_sandbox, "batch": section_batch}
+           "growth": section_growth, "sandbox": section_sandbox, "batch": section_batch,
+           "webhook": section_webhook}
 
 
 def machine() -> dict:
