@@ -929,8 +929,6 @@ def issue_rows(results: dict) -> str:
                      + table(("row", "value", "goal", "verdict"), rows))
 
 
-# -- main ------------------------------------------------------------------------------------------
-
 # -- webhook flows ---------------------------------------------------------------------------------
 
 def section_webhook(server: BenchServer, quick: bool) -> Section:
@@ -970,6 +968,8 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
     section.ratio("completed webhook events/s", middle["completed_per_s"], note="2 worker processes, 2 cores")
     return section
 
+
+# -- main ------------------------------------------------------------------------------------------
 
 RUNNERS = {"cold": section_cold, "warm": section_warm, "memory": section_memory, "paging": section_paging,
            "growth": section_growth, "sandbox": section_sandbox, "batch": section_batch,
