@@ -47,9 +47,9 @@ def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
     """The sandbox on a free port, and the client environment it prints (None: unset that variable). It
     starts without this process's AWS settings: with a key pair there, it would accept that pair instead of
     its documented one and not print the secret."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    own_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen([sys.executable, "-m", "lib", "sandbox", "--port", "0", "--print-env", "--quiet"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            cwd=ROOT, env=own_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     env: dict[str, str | None] = {}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
