@@ -45,12 +45,6 @@ class Headers:
     def items(self) -> list[tuple[str, str]]:
         return list(self._fields)
 
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._by_name
-
-    def __len__(self) -> int:
-        return len(self._fields)
-
 
 def parse_request_line(line: str) -> tuple[str, str, tuple[int, int], str]:
     """'METHOD target HTTP/x.y' -> (method, target, (x, y), 'HTTP/x.y'). HeadError 400, or 505 from HTTP/2 on."""
