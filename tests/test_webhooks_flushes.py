@@ -2,50 +2,69 @@
 step that is not safe to repeat and the output of a step not declared idempotent are flushed; huey's
 dequeue, the worker's claim and a declared-idempotent step's output are not (losing them in a power cut
 only runs the event, or that step, again); clearing a revoke flag that is not there writes nothing.
-Traced statement by statement on the queue's own connection, through a real Worker and huey's own task
-execution."""
+Traced statement by statement on the queue's own connection, with the storage's flushes (an fdatasync of
+the WAL once the write lock is given back) in the same trace, through a real Worker and huey's own task
+execution. What a flush syncs, and when, is proved below with the real system call watched."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import threading
 import time
 
 import pytest
 from huey.constants import EmptyData
 
+from lib.runtime import Runtime
+from lib.transport import RetryPolicy, Transport
 from lib.webhooks import flows as flows_module
 from lib.webhooks.events import Event, new_id
+from lib.webhooks.huey_sqlite import WebhookSqliteStorage
 from lib.webhooks.queue import Queue
 from lib.webhooks.worker import Worker
-from tests.support.webhooks import DESCRIBE, HOOK_SECRET, SECRET_ENV, STEP_INPUTS, UPDATE, flow
+from lib.webhooks.write_gate import WriteGate
+from tests.support.loopback import Reply
+from tests.support.webhooks import DESCRIBE, HOOK_SECRET, SECRET_ENV, STEP_INPUTS, UPDATE, UPDATE_STEP, InProcess, flow
 
-FULL, NORMAL = "full", "normal"
+FLUSHED, UNFLUSHED = "flushed", "unflushed"
+_FLUSH = "--flush"  # in the trace: the storage's flush() returned
 
 
 class Trace:
-    """Every statement on the queue's write connection; commits labelled with the synchronous level then."""
+    """Every statement on the queue's write connection and every flush of the storage; commits labelled
+    flushed when a flush follows them before anything else is written or marked."""
 
     def __init__(self, queue: Queue):
         self.statements: list[str] = []
-        queue.huey.storage.conn.set_trace_callback(self.statements.append)
+        storage = queue.huey.storage
+        storage.conn.set_trace_callback(self.statements.append)
+        real_flush = storage.flush
+
+        def flush():
+            real_flush()
+            self.statements.append(_FLUSH)
+
+        storage.flush = flush
 
     def mark(self, label: str) -> None:
         self.statements.append(f"-- {label}")
 
     def commits(self) -> list[str]:
-        level, found = FULL, []  # the connection is opened with synchronous=FULL
+        found: list[str] = []
         for statement in self.statements:
             text = statement.strip().lower()
-            if text.startswith("pragma synchronous"):
-                level = NORMAL if "normal" in text else FULL
+            if text == _FLUSH:
+                assert found and found[-1] == UNFLUSHED, f"a flush without a commit before it: {self.statements}"
+                found[-1] = FLUSHED
             elif text == "commit":
-                found.append(level)
+                found.append(UNFLUSHED)
             elif text.startswith("-- "):
                 found.append(text[3:])
         return found
 
-    def level_changes(self) -> int:
+    def synchronous_changes(self) -> int:
         return sum(s.strip().lower().startswith("pragma synchronous") for s in self.statements)
 
 
@@ -93,15 +112,16 @@ def run_one_task(queue) -> None:
 
 @pytest.mark.parametrize("action, expected", [
     # accept, dequeue with the claim, the step's output: a declared-idempotent step is sent again if lost
-    (DESCRIBE, [FULL, NORMAL, "request leaves", NORMAL]),
+    (DESCRIBE, [FLUSHED, UNFLUSHED, "request leaves", UNFLUSHED]),
     # ... a step that is not safe to repeat: the mark, flushed before the request leaves, and its output
-    (UPDATE, [FULL, NORMAL, FULL, "request leaves", FULL]),
+    (UPDATE, [FLUSHED, UNFLUSHED, FLUSHED, "request leaves", FLUSHED]),
     # ... one whose token makes it safe to repeat: the token may have expired by the time a power cut is
     # over, so its output waits for the disk
-    (START_COMMAND, [FULL, NORMAL, "request leaves", FULL]),
+    (START_COMMAND, [FLUSHED, UNFLUSHED, "request leaves", FLUSHED]),
     # two steps: the first output, not flushed, reaches the disk with the second step's mark (the WAL
     # keeps commits in order), before the second request leaves
-    (f"{DESCRIBE} then {UPDATE}", [FULL, NORMAL, "request leaves", NORMAL, FULL, "request leaves", FULL]),
+    (f"{DESCRIBE} then {UPDATE}",
+     [FLUSHED, UNFLUSHED, "request leaves", UNFLUSHED, FLUSHED, "request leaves", FLUSHED]),
 ])
 def test_only_the_accept_the_mark_and_outputs_not_safe_to_lose_wait_for_the_disk(queue, action, expected):
     trace = Trace(queue)
@@ -134,14 +154,12 @@ def test_a_relaxed_transaction_that_fails_is_rolled_back_and_flushes_come_back(q
     assert len(queue.huey.pending()) == 1  # the delete was undone
     queue.accept(new_event())
     storage.put_data("a-flag", b"set")
-    assert trace.commits() == [FULL, FULL, FULL]  # the failed one committed nothing; the flushes still flush
-    with storage.db() as cur:
-        assert cur.execute("pragma synchronous").fetchone()[0] == 2
+    assert trace.commits() == [FLUSHED, FLUSHED, FLUSHED]  # the failed one committed nothing; the flushes still flush
 
 
-def test_the_setting_changes_only_when_a_commit_needs_the_other_one(queue):
-    """A worker's writes in a row, nearly all unflushed, set the connection once; an event accepted in the
-    same process (one serve with its workers) after them is flushed all the same."""
+def test_flushed_and_unflushed_writes_in_a_row_never_change_the_connection(queue):
+    """A worker's writes, nearly all unflushed, and an event accepted in the same process (one serve with its
+    workers) after them: the connection's synchronous setting never changes, and the accept is flushed."""
     trace = Trace(queue)
     worker_for(queue, DESCRIBE, trace)
     for _ in range(3):
@@ -149,12 +167,10 @@ def test_the_setting_changes_only_when_a_commit_needs_the_other_one(queue):
     trace.statements.clear()
     for _ in range(3):
         run_one_task(queue)  # the dequeue with its claim, then the output: two unflushed commits each
-    assert trace.commits() == [NORMAL, "request leaves", NORMAL] * 3
-    assert trace.level_changes() == 1
+    assert trace.commits() == [UNFLUSHED, "request leaves", UNFLUSHED] * 3
     queue.accept(new_event())
-    assert trace.commits()[-1] == FULL and trace.level_changes() == 2
-    with queue.huey.storage.db() as cur:
-        assert cur.execute("pragma synchronous").fetchone()[0] == 2
+    assert trace.commits()[-1] == FLUSHED
+    assert trace.synchronous_changes() == 0
 
 
 def take_task_off_the_queue(queue) -> None:
@@ -301,9 +317,110 @@ def test_a_busy_queue_is_not_first_checked_for_tasks_and_an_idle_one_takes_no_wr
         found = storage.dequeue() is not None
         return found, [text.strip().split()[0].lower() for text in trace.statements if text.strip()]
 
-    assert dequeue() == (True, ["select", "pragma", "begin", "select", "delete", "commit"])  # looked first
+    assert dequeue() == (True, ["select", "begin", "select", "delete", "commit"])  # looked first
     assert dequeue() == (True, ["begin", "select", "delete", "commit"])  # the last one found a task
     assert dequeue() == (False, ["begin", "select", "commit"])  # once, when it runs dry
     assert dequeue() == (False, ["select"])  # from then on a read, without the write lock
     queue.accept(new_event())
     assert dequeue()[0] is True
+
+
+class WatchedSync:
+    """os.fdatasync watched: the file each call syncs, and whether this process's write lock and the queue
+    file's write gate were free while the disk was waited for."""
+
+    def __init__(self, monkeypatch, storage, fail_first: int = 0):
+        self.calls: list[dict] = []
+        real = os.fdatasync
+
+        def fdatasync(fd):
+            other = WriteGate(storage.path)  # another open file: its flock conflicts with the storage's
+            gate_free = other.acquire(0)
+            if gate_free:
+                other.release()
+            other.close()
+            self.calls.append({"inode": os.fstat(fd).st_ino, "lock_free": not storage.lock.locked(),
+                               "gate_free": gate_free})
+            if len(self.calls) <= fail_first:
+                raise OSError(errno.EIO, "Input/output error")
+            real(fd)
+
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+
+
+def inode(path) -> int:
+    return os.stat(path).st_ino
+
+
+@pytest.mark.parametrize("write", ["an accepted event", "a flushed write (huey's, the worker's mark)"])
+def test_a_flushed_write_syncs_the_wal_once_the_gate_and_the_lock_are_given_back(queue, monkeypatch, write):
+    """Other writers of every process go ahead while this one waits for the disk; the caller returns
+    only after the WAL file, which holds the commit, is synced."""
+    storage = queue.huey.storage
+    queue.accept(new_event())  # the WAL exists from here on
+    watched = WatchedSync(monkeypatch, storage)
+    if write == "an accepted event":
+        queue.accept(new_event())
+    else:
+        with storage.db(commit=True) as cur:
+            cur.execute("delete from task")
+    assert watched.calls == [{"inode": inode(storage.path + "-wal"), "lock_free": True, "gate_free": True}]
+
+
+def test_unflushed_writes_leave_the_disk_alone(queue, monkeypatch):
+    worker_for(queue, DESCRIBE, Trace(queue))
+    queue.accept(new_event())
+    watched = WatchedSync(monkeypatch, queue.huey.storage)
+    run_one_task(queue)  # the dequeue with its claim, then a declared-idempotent step's output
+    assert watched.calls == []
+
+
+def test_a_flush_after_the_last_connection_closed_syncs_the_database_file(queue, monkeypatch):
+    """Closing the last connection checkpoints the WAL into the database file and removes it: the flush
+    then syncs the database file."""
+    storage = queue.huey.storage
+    queue.accept(new_event())
+    watched = WatchedSync(monkeypatch, storage)
+    with storage.db(commit=True, close=True) as cur:  # huey's schema set-up writes this way
+        cur.execute("delete from task")
+    assert not os.path.exists(storage.path + "-wal")
+    assert watched.calls == [{"inode": inode(storage.path), "lock_free": True, "gate_free": True}]
+
+
+def test_a_file_sqlite_keeps_out_of_wal_mode_waits_for_the_disk_in_every_commit(tmp_path, monkeypatch, caplog):
+    storage = WebhookSqliteStorage("q", filename=str(tmp_path / "q.db"), fsync=True, journal_mode="delete")
+    try:
+        watched = WatchedSync(monkeypatch, storage)
+        with storage.db(commit=True) as cur:
+            cur.execute("delete from task")
+            assert cur.execute("pragma journal_mode").fetchone()[0] == "delete"
+            assert cur.execute("pragma synchronous").fetchone()[0] == 2  # FULL: SQLite syncs inside COMMIT
+        with storage.relaxed() as cur:
+            assert cur.execute("pragma synchronous").fetchone()[0] == 2
+        assert watched.calls == []
+        assert any("not in WAL mode" in record.getMessage() for record in caplog.records)
+    finally:
+        storage.close()
+
+
+@pytest.fixture
+def api(aws_env, loopback, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
+    loopback.default = Reply(200, {"executionState": {"status": "SUCCEEDED", "versionNumber": 2}})
+    return loopback
+
+
+def test_an_event_whose_flush_fails_is_answered_unknown_and_its_repeat_runs_once(tmp_path, api, monkeypatch):
+    """Over HTTP: the commit is in, the disk did not confirm it. 503 says so; the sender's repeat of the
+    same signed request is recognised, and the step (not safe to repeat) is sent once."""
+    runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=1)))
+    with InProcess(tmp_path, {"flows": [flow("hook", [UPDATE_STEP])]}, runtime=runtime) as server:
+        WatchedSync(monkeypatch, server.queue.huey.storage, fail_first=1)
+        body, now = {"thing": "t", "job": "j"}, int(time.time())
+        status, answer = server.post("hook", body, timestamp=now)
+        assert status == 503
+        assert "could not be flushed to disk" in answer["error"] and "unknown" in answer["error"]
+        status, answer = server.post("hook", body, timestamp=now)
+        assert status == 200 and answer["duplicate"] is True
+        assert server.wait_status(answer["id"], "succeeded")["attempts"] == 1
+    assert len(api.requests) == 1

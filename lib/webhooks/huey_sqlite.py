@@ -1,4 +1,4 @@
-"""huey's SQLite storage with fewer flushed write transactions per task.
+"""huey's SQLite storage with fewer flushed write transactions per task, flushed outside the write lock.
 
 huey's SqliteStorage runs every write as `begin exclusive ... commit` on one connection under one lock
 and, with `fsync=True`, every commit waits for the disk. Per task that is the dequeue and, after the
@@ -6,18 +6,25 @@ task, clearing its revoke flag (a write transaction even when there is no flag, 
 here: the webhook queue never revokes). Both are needless flushes on the worker's path:
 
 - clearing a revoke flag first looks, without the write lock, whether there is one;
-- a dequeue is committed without waiting for the disk (WAL, synchronous=NORMAL for that transaction).
-  Losing it to a power cut only brings the task back, and a duplicate task is harmless (a worker must
-  claim the event first, lib/webhooks/worker.py). The next flushed commit (an accepted event, a step's
-  output) makes it durable with everything before it: the WAL keeps commits in order. The worker claims
-  the task's event in the same transaction (`on_dequeue`), so the two are lost or kept together.
+- a dequeue is committed without waiting for the disk. Losing it to a power cut only brings the task
+  back, and a duplicate task is harmless (a worker must claim the event first, lib/webhooks/worker.py).
+  The next flushed commit (an accepted event, a step's output) makes it durable with everything before
+  it: the WAL keeps commits in order. The worker claims the task's event in the same transaction
+  (`on_dequeue`), so the two are lost or kept together.
 
 `relaxed()` gives the same unflushed transaction to the event store, for writes that may be lost in a
 power cut without harm (the worker's claim, the output of a step declared idempotent).
 
-The connection's `synchronous` setting is changed only when a write needs the other one (`synchronous()`,
-before BEGIN as SQLite requires), not set and restored around every unflushed transaction: a worker's
-writes, nearly all unflushed, change it once, and every flushed commit still finds it FULL.
+Flushed writes wait for the disk after the write lock is given back, not while holding it. SQLite's
+synchronous=FULL in WAL mode is a write of the frames and an fdatasync of the WAL file inside COMMIT,
+so every other writer of every process waited out each flush (about 2 ms here, the intake's group
+commit several hundred times a second). The connection runs synchronous=NORMAL (SQLite syncs the WAL
+before each checkpoint, the database file after it, and the WAL's header when the file is reused), and a
+flushed write, once committed and out of the gate, calls `flush()`: an fdatasync of the WAL file, which
+holds the commit unless a checkpoint has already synced it into the database file. The caller returns
+only after that, so a commit answered as flushed is on disk exactly as under FULL (with SQLite's default
+power-safe overwrite, under which FULL does not pad the WAL either). A file SQLite will not put in WAL
+mode (some network file systems) keeps FULL on every commit, flushed or not.
 
 Every write transaction first takes the queue file's write gate (lib/webhooks/write_gate.py), so the
 processes sharing the file take turns without SQLite's busy handler sleeping between them.
@@ -26,6 +33,7 @@ processes sharing the file take turns without SQLite's busy handler sleeping bet
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -35,6 +43,8 @@ from huey.storage import SqliteStorage
 
 from .write_gate import WriteGate
 
+log = logging.getLogger("jobs_connector.webhooks")
+
 
 class WebhookSqliteStorage(SqliteStorage):
     # Called with the cursor and the task's data inside the transaction that takes a task off the queue:
@@ -42,8 +52,9 @@ class WebhookSqliteStorage(SqliteStorage):
     on_dequeue: Callable[[sqlite3.Cursor, bytes], None] | None = None
 
     def __init__(self, *args, **kwargs):
-        self.gate = WriteGate(os.path.abspath(kwargs.get("filename", "huey.db")))
-        self._synchronous: tuple[sqlite3.Connection, bool] | None = None  # the connection's setting, as last set
+        self.path = os.path.abspath(kwargs.get("filename", "huey.db"))
+        self.gate = WriteGate(self.path)
+        self._wal = False  # whether the connection runs in WAL mode (and so synchronous=NORMAL)
         self._found_last = False  # whether the last dequeue found a task
         super().__init__(*args, **kwargs)
 
@@ -58,21 +69,38 @@ class WebhookSqliteStorage(SqliteStorage):
             yield cursor
 
     def relaxed(self):
-        """db(commit=True) whose commit does not wait for the disk (synchronous=NORMAL for it alone)."""
+        """db(commit=True) whose commit does not wait for the disk."""
         return self._write(flush=False)
 
-    def synchronous(self, conn: sqlite3.Connection, flush: bool) -> None:
-        """Before a write transaction, under the lock: the connection set as this commit needs it, FULL (it
-        waits for the disk) or NORMAL, with a statement only when it was last set otherwise."""
-        if self._fsync and self._synchronous != (conn, flush):
-            conn.execute("pragma synchronous = full" if flush else "pragma synchronous = normal")
-            self._synchronous = (conn, flush)
+    def _create_connection(self):
+        conn = super()._create_connection()  # WAL asked for; synchronous=FULL (fsync=True)
+        self._wal = conn.execute("pragma journal_mode").fetchone()[0].lower() == "wal"
+        if self._wal and self._fsync:
+            conn.execute("pragma synchronous = normal")  # flushed writes call flush() after the lock
+        elif self._fsync:
+            log.warning("the queue file %s is not in WAL mode; every write waits for the disk inside the "
+                        "write lock", self.path)
+        return conn
+
+    def flush(self) -> None:
+        """After a commit, outside the locks: return once it is on disk (see the module's docstring)."""
+        if not (self._wal and self._fsync):
+            return  # FULL: the commit itself waited for the disk
+        try:
+            fd = os.open(self.path + "-wal", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            # The last connection closed: SQLite checkpointed the WAL into the database file, synced
+            # both, and removed it. Syncing the database file again costs nothing and assumes nothing.
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def _write(self, *, flush: bool, close: bool = False):
         with self.lock:
             conn = self.conn
-            self.synchronous(conn, flush)  # outside a transaction, as SQLite requires
             try:
                 # The gate is held from BEGIN to COMMIT only: other processes wait for nothing else.
                 if not self.gate.acquire(self._timeout):
@@ -95,11 +123,12 @@ class WebhookSqliteStorage(SqliteStorage):
             finally:
                 if close:
                     conn.close()
-                    self._conn, self._synchronous = None, None
+                    self._conn = None
+        if flush:  # committed (an exception skips this), the gate and the lock given back
+            self.flush()
 
     def close(self):
         closed = super().close()
-        self._synchronous = None
         self.gate.close()
         return closed
 

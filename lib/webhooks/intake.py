@@ -28,7 +28,7 @@ from .flows import FlowFileError, Flows
 from .queue import Queue
 from .ratelimited import RepeatFilter
 from .signing import Verifier
-from .store import StoreBusy
+from .store import NotDurable, StoreBusy
 
 log = logging.getLogger("jobs_connector.webhooks.intake")
 log.addFilter(RepeatFilter())  # a refused flood or a lost store: one line per interval, not one per request
@@ -120,6 +120,11 @@ class Intake:
         except StoreBusy as exc:
             log.warning("hook %s: 503, the store is busy: %s", flow_name, exc)
             return 503, {"error": "the store is busy; nothing was stored, send it again later"}
+        except NotDurable as exc:
+            log.error("hook %s: 503, the event was written but may not survive a crash: %s", flow_name, exc)
+            return 503, {"error": "the event was written but could not be flushed to disk, so whether it "
+                                  "survives a crash is unknown; send it again: a repeat with the same delivery "
+                                  "id, or of the same signed request, is recognised"}
         except Exception as exc:
             log.warning("hook %s: 503, the event could not be stored: %s: %s", flow_name, type(exc).__name__, exc)
             return 503, {"error": "the event could not be stored; send it again later"}

@@ -21,6 +21,12 @@ class StoreBusy(StoreUnavailable):
     """Another writer held the store longer than the intake may wait: nothing was stored."""
 
 
+class NotDurable(Exception):
+    """The event was written, but waiting for the disk failed: whether it survives a crash is unknown. It
+    is queued and may well run; the sender should send it again, and a repeat with the same delivery id,
+    or of the same signed request (its signature's fingerprint), is recognised."""
+
+
 @dataclass(frozen=True)
 class Due:
     """A light view of an event the sweeper may have to act on."""

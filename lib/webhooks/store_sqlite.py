@@ -1,9 +1,9 @@
 """Events in SQLite, in the same file and through the same connection as huey's SQLite queue.
 
-Durability: the database runs in WAL mode with `synchronous=FULL`, so a commit returns only after the
-WAL is flushed to disk (fsync) and an accepted event survives a crash of the process or the machine.
-`save(flush=False)` and huey's dequeue are the exceptions, for writes a power cut may undo without harm
-(lib/webhooks/huey_sqlite.py).
+Durability: the database runs in WAL mode and a write returns only after the WAL is flushed to disk
+(fdatasync, once the write lock is given back: lib/webhooks/huey_sqlite.py), so an accepted event
+survives a crash of the process or the machine. `save(flush=False)` and huey's dequeue are the
+exceptions, for writes a power cut may undo without harm.
 Sharing huey's connection (and its lock) means one writer per process: the intake threads never wait
 on SQLite's busy handler for each other, only on the other process (web or worker) when there is one.
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from .events import RUNNING, Event
 from .signature import DEFAULT_TOLERANCE
-from .store import Due, EventStore, StoreBusy, StoreUnavailable
+from .store import Due, EventStore, NotDurable, StoreBusy, StoreUnavailable
 
 _DDL = (
     """create table if not exists webhook_events (
@@ -132,7 +132,6 @@ class SqliteEventStore(EventStore):
                 raise StoreBusy(f"another process held the write lock for over {seconds:g} s")
             try:  # the gate is held from here to COMMIT only
                 conn = self.storage.conn
-                self.storage.synchronous(conn, True)  # an accepted event is on disk before it is answered
                 conn.execute(f"pragma busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
                 with contextlib.closing(conn.cursor()) as cur:
                     try:
@@ -189,7 +188,11 @@ class SqliteEventStore(EventStore):
         try:
             with self._accepting() as cur:
                 results = [self._insert(cur, item) for item in batch]
-        except BaseException as exc:  # nothing of the batch was stored: every caller learns it
+            try:  # the batch is answered only once it is on disk
+                self.storage.flush()
+            except OSError as exc:
+                raise NotDurable(f"waiting for the disk failed: {exc.strerror or exc}") from None
+        except BaseException as exc:  # nothing of the batch was stored, or not durably: every caller learns it
             for item in batch:
                 item.error = exc if isinstance(exc, Exception) else RuntimeError("interrupted while storing")
             if not isinstance(exc, Exception):
