@@ -23,6 +23,7 @@ from lib.webhooks import flows as flows_module
 from lib.webhooks.events import Event, new_id
 from lib.webhooks.huey_sqlite import WebhookSqliteStorage
 from lib.webhooks.queue import Queue
+from lib.webhooks.store import NotDurable
 from lib.webhooks.worker import Worker
 from lib.webhooks.write_gate import WriteGate
 from tests.support.loopback import Reply
@@ -42,8 +43,8 @@ class Trace:
         storage.conn.set_trace_callback(self.statements.append)
         real_flush = storage.flush
 
-        def flush():
-            real_flush()
+        def flush(**kwargs):
+            real_flush(**kwargs)
             self.statements.append(_FLUSH)
 
         storage.flush = flush
@@ -385,6 +386,33 @@ def test_a_flush_after_the_last_connection_closed_syncs_the_database_file(queue,
         cur.execute("delete from task")
     assert not os.path.exists(storage.path + "-wal")
     assert watched.calls == [{"inode": inode(storage.path), "lock_free": True, "gate_free": True}]
+
+
+def test_a_queue_file_reached_through_a_symbolic_link_syncs_the_wal_beside_its_target(tmp_path, monkeypatch):
+    """SQLite follows the link and keeps the WAL next to the real file; a sync of `<link>-wal` would find
+    nothing there."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "queue.db").symlink_to(tmp_path / "real" / "queue.db")
+    queue = Queue(f"sqlite:///{tmp_path / 'queue.db'}")
+    try:
+        queue.accept(new_event())
+        watched = WatchedSync(monkeypatch, queue.huey.storage)
+        queue.accept(new_event())
+        assert not (tmp_path / "queue.db-wal").exists()
+        assert watched.calls == [{"inode": inode(tmp_path / "real" / "queue.db-wal"), "lock_free": True,
+                                  "gate_free": True}]
+    finally:
+        queue.close()
+
+
+def test_a_wal_missing_while_the_connection_is_open_fails_the_write_instead_of_syncing_a_guess(queue, tmp_path):
+    storage = queue.huey.storage
+    queue.accept(new_event())
+    storage._wal_path = str(tmp_path / "elsewhere-wal")  # what a wrong idea of SQLite's naming would give
+    with pytest.raises(NotDurable, match="waiting for the disk failed"):
+        queue.accept(new_event())
+    with pytest.raises(FileNotFoundError), storage.db(commit=True) as cur:
+        cur.execute("delete from task")
 
 
 def test_a_file_sqlite_keeps_out_of_wal_mode_waits_for_the_disk_in_every_commit(tmp_path, monkeypatch, caplog):

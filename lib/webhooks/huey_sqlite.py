@@ -55,6 +55,7 @@ class WebhookSqliteStorage(SqliteStorage):
         self.path = os.path.abspath(kwargs.get("filename", "huey.db"))
         self.gate = WriteGate(self.path)
         self._wal = False  # whether the connection runs in WAL mode (and so synchronous=NORMAL)
+        self._wal_path = self._database_path = self.path  # where SQLite keeps them: set on connecting
         self._found_last = False  # whether the last dequeue found a task
         super().__init__(*args, **kwargs)
 
@@ -75,6 +76,9 @@ class WebhookSqliteStorage(SqliteStorage):
     def _create_connection(self):
         conn = super()._create_connection()  # WAL asked for; synchronous=FULL (fsync=True)
         self._wal = conn.execute("pragma journal_mode").fetchone()[0].lower() == "wal"
+        # SQLite follows a symbolic link to the database and keeps the WAL beside the file it points to.
+        self._database_path = os.path.realpath(self.path)
+        self._wal_path = self._database_path + "-wal"
         if self._wal and self._fsync:
             conn.execute("pragma synchronous = normal")  # flushed writes call flush() after the lock
         elif self._fsync:
@@ -82,16 +86,19 @@ class WebhookSqliteStorage(SqliteStorage):
                         "write lock", self.path)
         return conn
 
-    def flush(self) -> None:
-        """After a commit, outside the locks: return once it is on disk (see the module's docstring)."""
+    def flush(self, *, closed: bool = False) -> None:
+        """After a commit, outside the locks: return once it is on disk (see the module's docstring).
+        `closed`: the write closed this process's connection."""
         if not (self._wal and self._fsync):
             return  # FULL: the commit itself waited for the disk
         try:
-            fd = os.open(self.path + "-wal", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self._wal_path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            # The last connection closed: SQLite checkpointed the WAL into the database file, synced
+            if not closed:  # SQLite keeps the WAL while a connection is open: never sync a guess instead
+                raise
+            # That was the last connection: SQLite checkpointed the WAL into the database file, synced
             # both, and removed it. Syncing the database file again costs nothing and assumes nothing.
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self._database_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             os.fdatasync(fd)
         finally:
@@ -125,7 +132,7 @@ class WebhookSqliteStorage(SqliteStorage):
                     conn.close()
                     self._conn = None
         if flush:  # committed (an exception skips this), the gate and the lock given back
-            self.flush()
+            self.flush(closed=close)
 
     def close(self):
         closed = super().close()
