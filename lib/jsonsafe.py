@@ -20,6 +20,8 @@ import sys
 from .errors import BadInput, UnexpectedResponse
 
 MAX_DEPTH = 32
+_NOT_FINITE = ("must be a finite number (NaN and Infinity are not JSON, and a number beyond a double's range, "
+               "such as 1e400, reads as Infinity)")
 _LOG10_2 = math.log10(2)
 
 
@@ -69,7 +71,7 @@ def find_problem(value) -> tuple[str, str, str] | None:
                 return _where(path), "integer-range", f"is an integer of more than {limit - 1} digits"
         elif isinstance(value, float):
             if not math.isfinite(value):
-                return _where(path), "finite", "must be a finite number (NaN and Infinity are not JSON)"
+                return _where(path), "finite", _NOT_FINITE
         elif isinstance(value, dict):
             for key, item in value.items():
                 if not isinstance(key, str):

@@ -114,14 +114,35 @@ def build_request(action: Action, body: dict, base_url: str) -> HttpRequest:
     return HttpRequest(action.spec("METHOD"), url, headers, data)
 
 
+class FloatReader:
+    """json.loads's parse_float, noting on the way whether the text held any float, and whether one was
+    beyond a double's range: 1e400 is JSON, but it reads as infinity, which nothing downstream can write
+    out, so the answer check must walk the values (lib/jsonsafe.py) as for NaN."""
+
+    __slots__ = ("seen", "infinite")
+
+    def __init__(self):
+        self.seen = self.infinite = False
+
+    def __call__(self, text: str) -> float:
+        value = float(text)
+        self.seen = True
+        if value in _INFINITIES:
+            self.infinite = True
+        return value
+
+
+_INFINITIES = (float("inf"), float("-inf"))
+
+
 def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
     """The answer's JSON object, and whether it holds any float (json.loads says so at no cost), or NaN
     or Infinity (so the text need not be searched for them)."""
     if not content or not content.strip():
         return {}, False
-    floats, constants = [], []
+    floats, constants = FloatReader(), []
     try:
-        data = json.loads(content, parse_float=lambda text: floats.append(text) or float(text),
+        data = json.loads(content, parse_float=floats,
                           parse_constant=lambda name: constants.append(name) or float(name))
     except ValueError:
         raise UnexpectedResponse(f"the service answered HTTP {status} with a body that is not JSON",
@@ -133,8 +154,8 @@ def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
         raise UnexpectedResponse(f"the service answered HTTP {status} with JSON that is not an object",
                                  status=status)
     # NaN, lone surrogates, ...: nothing downstream could write them out
-    check_answer(data, status, content, constants=bool(constants))
-    return data, bool(floats)
+    check_answer(data, status, content, constants=bool(constants) or floats.infinite)
+    return data, floats.seen
 
 
 def _first(*values):

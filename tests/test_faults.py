@@ -119,6 +119,8 @@ FAULTS = [
           UnexpectedResponse, 3, "never", message="not valid Unicode"),
     Fault("answer holding NaN", forever(lambda: Respond(200, b'{"note": NaN}')), UnexpectedResponse, 3, "never",
           message="finite"),
+    Fault("answer holding 1e400 (reads as Infinity)", forever(lambda: Respond(200, b'{"note": 1e400}')),
+          UnexpectedResponse, 3, "never", message="beyond a double's range"),
     Fault("answer nested 50 deep", forever(lambda: Respond(200, b'{"a": ' + b"[" * 50 + b"]" * 50 + b"}")),
           UnexpectedResponse, 3, "never", message="nested more than"),
     Fault("answer nested 100000 deep", forever(lambda: Respond(200, b'{"a": ' + b"[" * 100_000 + b"]" * 100_000

@@ -81,3 +81,11 @@ def test_the_shortcut_is_taken_only_for_plain_text():
     assert "a lone surrogate" in verdict(surrogate, as_text(surrogate))
     deep = {"a": nested(MAX_DEPTH + 3, 1)}
     assert "nested more than" in verdict(deep, as_text(deep))
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1.5e309"])
+def test_a_number_beyond_a_doubles_range_is_refused_like_infinity_not_written_out_as_it(number):
+    """json.loads reads it as infinity; emitted, it would be the bare word Infinity, which is not JSON."""
+    refusal = parser_verdict(b'{"a": [1, {"n": ' + number + b"}]}")
+    assert refusal is not None and "a[1].n" in refusal and "finite" in refusal
+    assert parser_verdict(b'{"a": [1, {"n": 1e308}]}') is None  # large, but a double holds it

@@ -12,7 +12,7 @@ import json
 from .binding import Signing
 from .errors import BadInput
 from .jsonsafe import check_answer
-from .protocols import HttpRequest, encode_query, header_value
+from .protocols import FloatReader, HttpRequest, encode_query, header_value
 from .services import SERVICES
 
 # The connector's own headers: a user's value would break the signature or the framing, or smuggle auth.
@@ -90,13 +90,13 @@ class _Binding:
                 out["headers"][name.lower()] = value
         if not answer.content:
             return out, False
-        floats = []
+        floats = FloatReader()
         try:
-            out["body"] = json.loads(answer.content, parse_float=lambda text: floats.append(text) or float(text))
+            out["body"] = json.loads(answer.content, parse_float=floats)
         except (ValueError, RecursionError):
             out["body"] = answer.content.decode("utf-8", errors="replace")
         check_answer(out["body"], answer.status)  # NaN, lone surrogates: nothing downstream could write them
-        return out, bool(floats)
+        return out, floats.seen
 
 
 BINDING = _Binding()
