@@ -700,7 +700,7 @@ def section_growth(server: BenchServer, quick: bool) -> Section:
         thing = thing_for_size(size)
         path = f"/things/{thing}/jobs"
         content = server.body_for("GET", path)
-        expected, floats = parse_json(content, 200)
+        expected, integral_floats = parse_json(content, 200)
         items = len(expected["inProgressJobs"]) + len(expected["queuedJobs"])
         if ours(PENDING, {"thingName": thing}) != [expected] or raw(path) != expected:
             raise SystemExit(f"benchmark: the {label} answer did not come back intact")
@@ -709,7 +709,7 @@ def section_growth(server: BenchServer, quick: bool) -> Section:
         times = per_call_rounds({"ours": lambda t=thing: ours(PENDING, {"thingName": t}),
                                  "raw": lambda p=path: raw(p),
                                  "json.loads": lambda c=content: json.loads(c),
-                                 "drift check": lambda e=expected, f=floats: answer_drift(out_schema, e, f)},
+                                 "drift check": lambda e=expected, f=integral_floats: answer_drift(out_schema, e, f)},
                                 rounds, calls // rounds)
         parse, validate = times["json.loads"], times["drift check"]
         extra = times["ours"] - times["raw"]

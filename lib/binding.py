@@ -40,4 +40,5 @@ class Binding(Protocol):
         """Whether repeating the call after an ambiguous failure is safe."""
 
     def answer(self, body: dict, answer: Answer) -> tuple[dict, bool]:
-        """The emitted message body from a 2xx answer, and whether its JSON held a float."""
+        """The emitted message body from a 2xx answer, and whether it may hold a float with an integral value
+        (5.0: see protocols.FloatReader); True when unsure."""

@@ -81,8 +81,9 @@ def _prepared(node, strict_integers: bool):
 
 
 def _compile(schema):
-    """(validator for any instance, validator for one without floats): without a float, the integer rule
-    cannot fail, and leaving it out saves a call into Python for every integer."""
+    """(validator for any instance, validator for one without a float of integral value): jsonschema-rs's
+    own integer type already refuses 1.5, and what our integer rule adds is refusing 5.0; without such a
+    float the rule cannot fail, and leaving it out saves a call into Python for every integer."""
     if not isinstance(schema, dict):
         return None
     try:
@@ -95,13 +96,14 @@ def _compile(schema):
 _validators = PerSchema(_compile)
 
 
-def is_valid(schema, instance, floats: bool = True) -> bool:
+def is_valid(schema, instance, integral_floats: bool = True) -> bool:
     """True only when the instance is certainly valid; False means "ask the reference validator".
-    floats=False promises the instance holds no float anywhere (a parser can tell at no cost)."""
+    integral_floats=False promises the instance holds no float with an integral value (5.0, 1e3) anywhere:
+    a parser can tell at no cost (protocols.FloatReader)."""
     compiled = _validators(schema)
     if compiled is None:
         return False
     try:
-        return compiled[0 if floats else 1].is_valid(instance)
+        return compiled[0 if integral_floats else 1].is_valid(instance)
     except Exception:  # noqa: BLE001  # a value it cannot convert (e.g. an int beyond 64 bits)
         return False

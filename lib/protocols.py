@@ -115,19 +115,23 @@ def build_request(action: Action, body: dict, base_url: str) -> HttpRequest:
 
 
 class FloatReader:
-    """json.loads's parse_float, noting on the way whether the text held any float, and whether one was
-    beyond a double's range: 1e400 is JSON, but it reads as infinity, which nothing downstream can write
-    out, so the answer check must walk the values (lib/jsonsafe.py) as for NaN."""
+    """json.loads's parse_float, noting on the way what the checks need to know of the floats:
+    - whether one has an integral value (5.0, 1e3). Only such a float can pass for an integer in JSON
+      Schema (1.5 cannot), so only then must validation run our strict integer rule, a call into Python
+      for every integer of the answer (lib/fast_validation.py). Timestamps with a fraction are not;
+    - whether one was beyond a double's range: 1e400 is JSON, but it reads as infinity, which nothing
+      downstream can write out, so the answer check must walk the values (lib/jsonsafe.py) as for NaN."""
 
-    __slots__ = ("seen", "infinite")
+    __slots__ = ("integral", "infinite")
 
     def __init__(self):
-        self.seen = self.infinite = False
+        self.integral = self.infinite = False
 
     def __call__(self, text: str) -> float:
         value = float(text)
-        self.seen = True
-        if value in _INFINITIES:
+        if value.is_integer():
+            self.integral = True
+        elif value in _INFINITIES:
             self.infinite = True
         return value
 
@@ -136,8 +140,8 @@ _INFINITIES = (float("inf"), float("-inf"))
 
 
 def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
-    """The answer's JSON object, and whether it holds any float (json.loads says so at no cost), or NaN
-    or Infinity (so the text need not be searched for them)."""
+    """The answer's JSON object, and whether it holds a float with an integral value (the parser tells at
+    no cost, as it does NaN and Infinity, so the text need not be searched for them)."""
     if not content or not content.strip():
         return {}, False
     floats, constants = FloatReader(), []
@@ -155,7 +159,7 @@ def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
                                  status=status)
     # NaN, lone surrogates, ...: nothing downstream could write them out
     check_answer(data, status, content, constants=bool(constants) or floats.infinite)
-    return data, floats.seen
+    return data, floats.integral
 
 
 def _first(*values):

@@ -156,15 +156,15 @@ class Runtime:
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer, timeout=target.timeout)
             if binding:
-                page, floats = binding.answer(body, answer)
+                page, integral_floats = binding.answer(body, answer)
             else:
-                page, floats = parse_json(answer.content, answer.status)
+                page, integral_floats = parse_json(answer.content, answer.status)
             # Known before anything is said about the answer: no warning or error may quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))
             paging = action.spec("PAGING")
             if paging:
                 paging.check(page)
-            for sentence in answer_drift(action.out_schema, page, floats):
+            for sentence in answer_drift(action.out_schema, page, integral_floats):
                 (warn or log.warning)(redactor.scrub(
                     f"{action.key}: the answer differs from the documented shape ({sentence}); emitted as sent"))
         except OutcomeUnknown as exc:

@@ -25,20 +25,21 @@ def validate_input(schema: dict, body) -> None:
         refuse_input(schema, body)
 
 
-def answer_drift(schema: dict, body, floats: bool = True) -> list[str]:
+def answer_drift(schema: dict, body, integral_floats: bool = True) -> list[str]:
     """How an answer differs from the output schema (a new enum value, a longer string, a missing or an extra
     member): one sentence each, empty when it matches. Never a failure: a 2xx answer is the service's word
-    and is emitted as sent, so drift is only reported. floats=False: the parser saw none."""
-    if fast_validation.is_valid(schema, body, floats):
+    and is emitted as sent, so drift is only reported. integral_floats=False: the parser saw no float with
+    an integral value (protocols.FloatReader)."""
+    if fast_validation.is_valid(schema, body, integral_floats):
         return []
     from .reference_validation import output_drift
 
     return output_drift(schema, body)
 
 
-def validate_output(schema: dict, body, floats: bool = True) -> None:
+def validate_output(schema: dict, body, integral_floats: bool = True) -> None:
     """Strict: the answer must have the documented shape (tests and tools; the runtime only warns)."""
-    if not fast_validation.is_valid(schema, body, floats):
+    if not fast_validation.is_valid(schema, body, integral_floats):
         from .reference_validation import refuse_output
 
         refuse_output(schema, body)

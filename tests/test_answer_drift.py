@@ -135,3 +135,25 @@ def test_drift_warnings_never_quote_a_secret(aws_env):
     assert "sessionToken" in result.stderr and "category" in result.stderr
     assert planted[:8] not in result.stderr
     assert json.loads(result.stdout) == answer
+
+
+PENDING = "iot-jobs-data.GetPendingJobExecutions"
+
+
+@pytest.mark.parametrize("version, warned", [(4, False), (4.0, True), (4.5, True)])
+def test_an_integer_written_as_a_float_is_drift_even_among_floats_with_a_fraction(version, warned, aws_env):
+    """JSON Schema counts 4.0 as an integer and our rule does not (boto3 refuses it for a long). The check
+    leaves that rule out when the parser saw no float with an integral value; a fraction elsewhere in the
+    answer (an undocumented member here) must not hide a 4.0, nor make a plain answer drift."""
+    from lib.registry import get_action
+
+    action = get_action(PENDING)
+    job = {"jobId": "job-1", "queuedAt": 1700000000, "versionNumber": version, "executionNumber": 1,
+           "aMeasureAddedLater": 0.25}
+    answer = {"inProgressJobs": [], "queuedJobs": [job]}
+    with RawServer(lambda request: Respond(200, answer)) as server:
+        result = run_action(action, {"thingName": "thing-1"}, config_for(action, server.url))
+    assert result.code == 0, result.stderr
+    assert result.messages == [answer]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert any("versionNumber" in line for line in warnings) == warned, result.stderr

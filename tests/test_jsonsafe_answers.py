@@ -89,3 +89,11 @@ def test_a_number_beyond_a_doubles_range_is_refused_like_infinity_not_written_ou
     refusal = parser_verdict(b'{"a": [1, {"n": ' + number + b"}]}")
     assert refusal is not None and "a[1].n" in refusal and "finite" in refusal
     assert parser_verdict(b'{"a": [1, {"n": 1e308}]}') is None  # large, but a double holds it
+
+
+@pytest.mark.parametrize("text, integral", [(b'{"a": 2}', False), (b'{"a": 1.5, "b": [0.25]}', False),
+                                            (b'{"a": 1.5, "b": [5.0]}', True), (b'{"a": 1e3}', True),
+                                            (b'{"a": -0.0}', True), (b'{"a": "5.0"}', False)])
+def test_the_parser_says_whether_a_float_could_pass_for_an_integer(text, integral):
+    """Only then does the answer's check need the strict integer rule (lib/fast_validation.py)."""
+    assert parse_json(text, 200)[1] is integral

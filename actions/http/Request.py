@@ -96,7 +96,7 @@ class _Binding:
         except (ValueError, RecursionError):
             out["body"] = answer.content.decode("utf-8", errors="replace")
         check_answer(out["body"], answer.status)  # NaN, lone surrogates: nothing downstream could write them
-        return out, floats.seen
+        return out, floats.integral
 
 
 BINDING = _Binding()

@@ -42,7 +42,7 @@ class _Binding:
         return True
 
     def answer(self, body: dict, answer) -> tuple[dict, bool]:
-        page, floats = parse_json(answer.content, answer.status)
+        page, _ = parse_json(answer.content, answer.status)
         job = page.get("job") if isinstance(page.get("job"), dict) else {}
         now = progress(job)
         snapshot = {"status": now["status"], "counts": now["counts"]}
@@ -50,7 +50,7 @@ class _Binding:
         out = {"jobId": body["jobId"], "changed": bool(moved), "changes": moved, "finished": now["finished"],
                "failureRate": now["failureRate"], "status": now["status"],
                "jobProcessDetails": process_details(job), "snapshot": snapshot}
-        return out, floats
+        return out, True  # a body of our own making (failureRate is a float): the full check, it is small
 
 
 BINDING = _Binding()
