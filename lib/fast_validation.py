@@ -80,6 +80,25 @@ def _prepared(node, strict_integers: bool):
     return node
 
 
+def _used_keywords(node, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        found.update(KEYWORDS.keys() & node.keys())
+        for key, value in node.items():
+            if key not in _NOT_SCHEMAS:
+                _used_keywords(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _used_keywords(value, found)
+    return found
+
+
+def _validator(prepared: dict):
+    # Only the keywords this schema uses: with any custom keyword registered, used or not, jsonschema-rs
+    # took 40% longer over every instance (a 5 MiB answer: 14.8 ms without, 20.7 ms with).
+    keywords = {name: KEYWORDS[name] for name in _used_keywords(prepared, set())}
+    return jsonschema_rs.Draft202012Validator(prepared, offline=True, **({"keywords": keywords} if keywords else {}))
+
+
 def _compile(schema):
     """(validator for any instance, validator for one without a float of integral value): jsonschema-rs's
     own integer type already refuses 1.5, and what our integer rule adds is refusing 5.0; without such a
@@ -87,8 +106,7 @@ def _compile(schema):
     if not isinstance(schema, dict):
         return None
     try:
-        return tuple(jsonschema_rs.Draft202012Validator(_prepared(schema, strict), keywords=KEYWORDS, offline=True)
-                     for strict in (True, False))
+        return tuple(_validator(_prepared(schema, strict)) for strict in (True, False))
     except Exception:  # noqa: BLE001  # a schema it cannot compile is left to the reference validator
         return None
 
