@@ -408,7 +408,7 @@ def test_a_queue_file_reached_through_a_symbolic_link_syncs_the_wal_beside_its_t
 def test_a_wal_missing_while_the_connection_is_open_fails_the_write_instead_of_syncing_a_guess(queue, tmp_path):
     storage = queue.huey.storage
     queue.accept(new_event())
-    storage._wal_path = str(tmp_path / "elsewhere-wal")  # what a wrong idea of SQLite's naming would give
+    storage._database_path = str(tmp_path / "elsewhere")  # a wrong idea of where SQLite keeps the WAL
     with pytest.raises(NotDurable, match="waiting for the disk failed"):
         queue.accept(new_event())
     with pytest.raises(FileNotFoundError), storage.db(commit=True) as cur:

@@ -55,7 +55,7 @@ class WebhookSqliteStorage(SqliteStorage):
         self.path = os.path.abspath(kwargs.get("filename", "huey.db"))
         self.gate = WriteGate(self.path)
         self._wal = False  # whether the connection runs in WAL mode (and so synchronous=NORMAL)
-        self._wal_path = self._database_path = self.path  # where SQLite keeps them: set on connecting
+        self._database_path = self.path  # where SQLite keeps it (and its WAL beside it): set on connecting
         self._found_last = False  # whether the last dequeue found a task
         super().__init__(*args, **kwargs)
 
@@ -78,7 +78,6 @@ class WebhookSqliteStorage(SqliteStorage):
         self._wal = conn.execute("pragma journal_mode").fetchone()[0].lower() == "wal"
         # SQLite follows a symbolic link to the database and keeps the WAL beside the file it points to.
         self._database_path = os.path.realpath(self.path)
-        self._wal_path = self._database_path + "-wal"
         if self._wal and self._fsync:
             conn.execute("pragma synchronous = normal")  # flushed writes call flush() after the lock
         elif self._fsync:
@@ -92,7 +91,7 @@ class WebhookSqliteStorage(SqliteStorage):
         if not (self._wal and self._fsync):
             return  # FULL: the commit itself waited for the disk
         try:
-            fd = os.open(self._wal_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self._database_path + "-wal", os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             if not closed:  # SQLite keeps the WAL while a connection is open: never sync a guess instead
                 raise
