@@ -9,6 +9,7 @@ a typed error. Three protocols, each written once:
 from __future__ import annotations
 
 import json
+import math
 import re
 from urllib.parse import quote
 
@@ -131,12 +132,9 @@ class FloatReader:
         value = float(text)
         if value.is_integer():
             self.integral = True
-        elif value in _INFINITIES:
+        elif math.isinf(value):
             self.infinite = True
         return value
-
-
-_INFINITIES = (float("inf"), float("-inf"))
 
 
 def parse_json(content: bytes, status: int) -> tuple[dict, bool]:
