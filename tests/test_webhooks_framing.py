@@ -1,6 +1,7 @@
 """The intake's HTTP framing over raw sockets: a malformed Content-Length gets a 400 (not silence, not the
 first of two values), nothing is stored, and the server goes on answering. Also the WSGI entry point
-for other servers (lib.webhooks.wsgi:application), served by the standard library's wsgiref and by gunicorn."""
+for other servers (lib.webhooks.wsgi:application), served by the standard library's wsgiref, by gunicorn
+and by granian (the compiled server docs/webhooks.md and benchmarks/webhook_flow.py --web granian use)."""
 
 import json
 import socket
@@ -61,7 +62,7 @@ def request_head(*length_lines: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-@pytest.mark.parametrize("length_lines", [
+MALFORMED_LENGTHS = pytest.mark.parametrize("length_lines", [
     [b"Content-Length: \xc2\xb2"],  # '2' as a superscript: str.isdigit() says yes
     [b"Content-Length: %d" % len(BODY), b"Content-Length: %d" % len(BODY)],
     [b"Content-Length: %d" % len(BODY), b"Content-Length: 5"],
@@ -70,6 +71,9 @@ def request_head(*length_lines: bytes) -> bytes:
     [b"Content-Length: +%d" % len(BODY)],
     [b"Content-Length: 0x20"],
 ], ids=["superscript", "twice-same", "twice-different", "negative", "non-digits", "plus-sign", "hex"])
+
+
+@MALFORMED_LENGTHS
 def test_malformed_content_length_gets_400_and_stores_nothing(web, length_lines):
     answer = raw_exchange(web.url, request_head(*length_lines), BODY)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
@@ -179,3 +183,107 @@ def test_a_graceful_stop_answers_the_request_in_flight_and_accepts_no_new_connec
         holder.close()
         web.__exit__(None, None, None)
     assert len(web.store.list()) == 1
+
+
+# -- granian: a compiled server for the same entry point ---------------------------------------------------
+
+
+class Granian:
+    """`python -m granian` serving lib.webhooks.wsgi:application on a free port, the queue file beside it."""
+
+    def __init__(self, tmp_path, **environment):
+        flows_file = tmp_path / "flows.json"
+        flows_file.write_text(json.dumps({"flows": [flow("device-status", [UPDATE_STEP])]}))
+        self.queue_url = f"sqlite:///{tmp_path / 'q.db'}"
+        self.url = f"http://127.0.0.1:{free_port()}"
+        env = serve_env(JOBS_CONNECTOR_FLOWS=str(flows_file), JOBS_CONNECTOR_QUEUE=self.queue_url, **environment)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads", "4",
+             "--no-ws", "--log-level", "warning", "--port", self.url.rsplit(":", 1)[1],
+             "lib.webhooks.wsgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: _answers(self.url) or self.proc.poll() is not None, timeout=20, what="granian to start")
+            assert self.proc.poll() is None, self.proc.stderr.read()
+        except BaseException:
+            stop_process(self.proc)
+            raise
+
+    def events(self) -> list:
+        from lib.webhooks.queue import Queue
+
+        queue = Queue(self.queue_url)
+        try:
+            return queue.store.list()
+        finally:
+            queue.close()
+
+
+@pytest.fixture(scope="module")
+def granian(tmp_path_factory):
+    server = Granian(tmp_path_factory.mktemp("granian"), JOBS_CONNECTOR_MAX_BODY="4096")
+    yield server
+    stop_process(server.proc)
+
+
+def test_granian_serves_the_wsgi_entry_point(granian):
+    status, answer = post(granian.url, "device-status", {"thing": "sensor-1", "job": "fw-41"})
+    assert status == 202, answer
+    assert get(granian.url, f"/events/{answer['id']}")[1]["status"] == "queued"
+    first = post(granian.url, "device-status", {"thing": "sensor-1", "job": "fw-43"}, headers={"X-Delivery-Id": "d-1"})
+    assert first[0] == 202, first
+    again = post(granian.url, "device-status", {"thing": "sensor-1", "job": "fw-43"}, headers={"X-Delivery-Id": "d-1"})
+    assert again == (200, {"id": first[1]["id"], "duplicate": True})
+    assert post(granian.url, "device-status", {"thing": "sensor-1"}, secret="another-secret-0000000000000")[0] == 401
+
+
+@MALFORMED_LENGTHS
+def test_granian_refuses_malformed_content_length_and_stores_nothing(granian, length_lines, request):
+    before = len(granian.events())
+    answer = raw_exchange(granian.url, request_head(*length_lines, b"Connection: close"), BODY)
+    if request.node.callspec.id == "twice-same":
+        # RFC 9110 8.6 lets a recipient take identical values as one length (hyper does; waitress refuses):
+        # there is one body, so nothing to smuggle. It is stored once.
+        assert answer.startswith(b"HTTP/1.1 202 "), answer[:200]
+        before += 1
+    else:
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert len(granian.events()) == before
+    # The server is unharmed: a well-formed request (a body of its own, so not a repeat) is accepted.
+    assert post(granian.url, "device-status", {"thing": "sensor-1", "job": request.node.name})[0] == 202
+
+
+def test_granian_refuses_a_declared_length_over_the_bound_before_the_body_is_sent(granian):
+    # Only the head is sent: the 413 comes from the declared length, so nothing is buffered first.
+    answer = raw_exchange(granian.url, request_head(b"Content-Length: 50000000"), timeout=3)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+
+
+def test_granian_passes_a_chunked_body_through_and_the_intake_asks_for_a_length(granian):
+    head = request_head(b"Transfer-Encoding: chunked", b"Connection: close")
+    answer = raw_exchange(granian.url, head, b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY))
+    assert answer.startswith(b"HTTP/1.1 411 "), answer[:200]
+
+
+def test_granian_stops_on_sigterm_after_answering_the_request_in_flight(tmp_path):
+    import concurrent.futures
+    import sqlite3
+
+    server = Granian(tmp_path, JOBS_CONNECTOR_STORE_TIMEOUT="10")
+    holder = sqlite3.connect(tmp_path / "q.db", isolation_level=None)
+    try:
+        holder.execute("begin exclusive")  # keeps the POST in flight
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(post, server.url, "device-status", {"thing": "sensor-1", "job": "fw-42"},
+                                    timeout=20)
+            time.sleep(0.5)
+            server.proc.terminate()
+            wait_for(lambda: not _answers(server.url), timeout=10, what="granian to stop listening")
+            holder.execute("rollback")
+            status, answer = in_flight.result(timeout=20)
+        assert status == 202, answer
+        assert server.proc.wait(timeout=20) == 0
+    finally:
+        holder.close()
+        stop_process(server.proc)
+    assert [event.id for event in server.events()] == [answer["id"]]
