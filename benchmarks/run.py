@@ -21,7 +21,8 @@ Sections (`--only` picks some):
   sandbox one kept-alive request to the sandbox, and paging 10,000 and 2,500 seeded SpaceONE jobs;
   batch   `run --each` against separate runs, and `--concurrency 8` against 1 on a slow server;
   webhook events/s end to end through `serve --worker-processes 2` for a one-step flow against the
-          sandbox (benchmarks/webhook_flow.py, median of 3 runs; the sandbox, not the loopback server).
+          sandbox, alternating with the granian layout (granian serving the intake, 2 `serve --worker-only`)
+          (benchmarks/webhook_flow.py, median of 3 runs each; the sandbox, not the loopback server).
 
 --quick runs small counts (a smoke test, figures too noisy to quote).
 """
@@ -81,7 +82,8 @@ ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI
               ("growth", "ours / raw requests+auth at 100 KiB"), ("growth", "ours / raw requests+auth at 5 MiB"),
               ("sandbox", "kept-alive request (ms)"), ("sandbox", "10,000 jobs paged (s)"),
               ("sandbox", "10,000 / 2,500 jobs paging time per job"), ("batch", "separate runs / --each, per call"),
-              ("batch", "--concurrency 1 / --concurrency 8"), ("webhook", "completed webhook events/s")]
+              ("batch", "--concurrency 1 / --concurrency 8"), ("webhook", "completed webhook events/s"),
+              ("webhook", "completed webhook events/s, granian web role")]
 SLOW_THING = "bench-slow-20"  # the server answers this thing 20 ms late (the batch concurrency figure)
 
 
@@ -937,36 +939,55 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
     events, clients, runs = (200, 2, 1) if quick else (4000, 4, 3)
     section = Section("webhook", f"8. Webhook flows end to end: {events:,} signed events from {clients} clients "
                                  f"through `serve --worker-processes 2` ({DEFAULT_WORKERS} threads each, SQLite queue) "
-                                 f"to a one-step flow against the sandbox (median of {runs} run{'s' * (runs > 1)})")
-    results = []
+                                 f"to a one-step flow against the sandbox; beside it, run by run, the other "
+                                 f"documented layout: granian serving the intake's WSGI entry point and 2 "
+                                 f"`serve --worker-only` processes (median of {runs} run{'s' * (runs > 1)} each)")
+    results: dict[str, list[dict]] = {"serve": [], "granian": []}
     with tempfile.TemporaryDirectory() as tmp:
         for turn in range(runs):
-            # Its own small process, as when run alone: its clients are forked from it, not from this one.
-            out = os.path.join(tmp, f"flow-{turn}.json")
-            done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"),  # noqa: S603
-                                   "--events", str(events), "--clients", str(clients), "--worker-processes", "2",
-                                   "--json", out], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-            if done.returncode not in (0, 1):  # 1: not every event succeeded, said below with the counts
-                raise SystemExit(f"benchmark: the webhook flow failed: {done.stderr.strip()[-300:]}")
-            with open(out, encoding="utf-8") as fh:
-                result = json.load(fh)
-            if result["counts"] != {"succeeded": events}:
-                raise SystemExit(f"benchmark: the webhook flow finished {result['counts']} of {events} events")
-            results.append(result)
-    middle = sorted(results, key=lambda r: r["completed_per_s"])[len(results) // 2]
-    cpu = middle["cpu_ms_per_event"]
-    section.lines = table(("run", "completed events/s", "accepted events/s", "accept p99 ms",
-                           "CPU ms/event: serve", "sandbox", "clients"),
-                          [(f"{i + 1}", f"{r['completed_per_s']:.0f}", f"{r['accepted_per_s']:.0f}",
-                            f"{r['accept_p99_ms']:.1f}",
-                            *(f"{r['cpu_ms_per_event'][k]:.2f}" if r["cpu_ms_per_event"].get(k) is not None
-                              else "n/a" for k in ("serve", "sandbox", "clients")))
-                           for i, r in enumerate(results)])
-    section.figures = {"completed events/s": middle["completed_per_s"],
-                       "accepted events/s": middle["accepted_per_s"],
-                       **{f"CPU ms/event {k}": v for k, v in cpu.items() if v is not None}}
-    section.ratio("completed webhook events/s", middle["completed_per_s"], note="2 worker processes, 2 cores")
+            for web, done_runs in results.items():  # alternating: a slow stretch of the machine slows both
+                done_runs.append(webhook_flow_run(os.path.join(tmp, f"flow-{web}-{turn}.json"), events, clients, web))
+    rows, servers = [], {"serve": "serve", "granian": "granian + worker processes"}
+    for web, done_runs in results.items():
+        rows += [(f"{servers[web]}, run {i + 1}", f"{r['completed_per_s']:.0f}", f"{r['accepted_per_s']:.0f}",
+                  f"{r['accept_p99_ms']:.1f}", f"{web_cpu(r):.2f}",
+                  *(f"{r['cpu_ms_per_event'][k]:.2f}" if r["cpu_ms_per_event"].get(k) is not None else "n/a"
+                    for k in ("sandbox", "clients"))) for i, r in enumerate(done_runs)]
+    section.lines = table(("layout", "completed events/s", "accepted events/s", "accept p99 ms",
+                           "CPU ms/event: connector", "sandbox", "clients"), rows)
+    middle = {web: sorted(done_runs, key=lambda r: r["completed_per_s"])[len(done_runs) // 2]
+              for web, done_runs in results.items()}
+    serve_cpu = middle["serve"]["cpu_ms_per_event"]
+    section.figures = {"completed events/s": middle["serve"]["completed_per_s"],
+                       "accepted events/s": middle["serve"]["accepted_per_s"],
+                       **{f"CPU ms/event {k}": v for k, v in serve_cpu.items() if v is not None},
+                       "granian layout completed events/s": middle["granian"]["completed_per_s"],
+                       "granian layout CPU ms/event connector": web_cpu(middle["granian"])}
+    section.ratio("completed webhook events/s", middle["serve"]["completed_per_s"], note="2 worker processes, 2 cores")
+    section.ratio("completed webhook events/s, granian web role", middle["granian"]["completed_per_s"],
+                  goal_name="completed webhook events/s", note="the same, the web role on granian")
     return section
+
+
+def webhook_flow_run(out: str, events: int, clients: int, web: str) -> dict:
+    """One benchmarks/webhook_flow.py run in its own small process, as when run alone (its clients are
+    forked from it, not from this one)."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"),  # noqa: S603
+                           "--events", str(events), "--clients", str(clients), "--worker-processes", "2",
+                           "--web", web, "--json", out], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+    if done.returncode not in (0, 1):  # 1: not every event succeeded, said below with the counts
+        raise SystemExit(f"benchmark: the webhook flow ({web}) failed: {done.stderr.strip()[-300:]}")
+    with open(out, encoding="utf-8") as fh:
+        result = json.load(fh)
+    if result["counts"] != {"succeeded": events}:
+        raise SystemExit(f"benchmark: the webhook flow ({web}) finished {result['counts']} of {events} events")
+    return result
+
+
+def web_cpu(result: dict) -> float:
+    """CPU ms per event of the connector's own processes: serve, or granian and the worker processes."""
+    return sum(v for k, v in result["cpu_ms_per_event"].items() if k not in ("sandbox", "clients") and v is not None)
 
 
 # -- main ------------------------------------------------------------------------------------------

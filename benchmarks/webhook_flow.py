@@ -10,7 +10,10 @@ by each process (serve with its JSONata evaluators; the clients, whole processes
 and time; every process it starts is stopped.
 
     python benchmarks/webhook_flow.py [--events 1000] [--clients 4] [--workers 4] [--split | --worker-processes N]
-                                      [--json FILE]
+                                      [--web serve|granian] [--json FILE]
+
+`--web granian --worker-processes N` measures the other documented layout: granian (a compiled server)
+serving lib.webhooks.wsgi:application as the web role, beside N `serve --worker-only` processes.
 
 Goal (issue 20) on 2 cores: >= 300 completed events/s.
 """
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import select
 import shlex
 import subprocess
 import sys
@@ -34,8 +38,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from webhook_intake import SECRET, TIME_LIMIT, free_port, percentile, run_clients, stop, wait_ready  # noqa: E402
 
 from lib.webhooks.cli import DEFAULT_WORKERS  # noqa: E402
+from lib.webhooks.processes import READY_ENV  # noqa: E402
+from lib.webhooks.service import Settings  # noqa: E402
 
 GOAL_EVENTS_PER_SECOND = 300.0
+INTAKE_THREADS = Settings.threads  # serve's --threads default
 FLOWS = {"flows": [{
     "name": "bench",  # webhook_intake.client posts to /hooks/bench
     "secret_env": "BENCH_HOOK_SECRET",
@@ -94,7 +101,31 @@ def cpu_seconds(pid: int) -> float | None:
     return total / ticks
 
 
-def run(events: int, clients: int, workers: int, split: bool = False, worker_processes: int = 0) -> dict:
+def granian_web(port: int, flows_file: str, queue_url: str, env: dict) -> subprocess.Popen:
+    """granian (one process, as many request threads as serve's --threads) serving the intake's WSGI entry
+    point, its settings from the environment (docs/webhooks.md)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads",
+         str(INTAKE_THREADS), "--no-ws", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port),
+         "lib.webhooks.wsgi:application"],
+        cwd=ROOT, env={**env, "JOBS_CONNECTOR_FLOWS": flows_file, "JOBS_CONNECTOR_QUEUE": queue_url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def worker_ready_pipe() -> tuple[int, int]:
+    """(the worker process's end, ours): serve's own way of hearing that a worker process takes events."""
+    ours, theirs = os.pipe()
+    os.set_inheritable(theirs, True)
+    return theirs, ours
+
+
+def wait_said_ready(fd: int, timeout: float) -> bytes:
+    readable, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 64) if readable else b""
+
+
+def run(events: int, clients: int, workers: int, split: bool = False, worker_processes: int = 0,
+        web: str = "serve") -> dict:
     from lib.webhooks.queue import Queue
 
     sandbox, sandbox_env = start_sandbox()
@@ -113,18 +144,36 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
             # --split: the web role and the workers in two processes (two interpreters, so two cores), as
             # docs/webhooks.md describes for scale-out; otherwise one process runs both.
             # --worker-processes N: one serve that starts N worker processes of its own (counted with it).
+            # --web granian: the web role on granian, serving lib.webhooks.wsgi:application as docs/webhooks.md
+            # shows, beside N `serve --worker-only` processes (what serve --worker-processes N starts).
             roles = [["--web-only"], ["--worker-only"]] if split else [[]]
-            if worker_processes:
+            if worker_processes and web == "serve":
                 serve += ["--worker-processes", str(worker_processes)]
-            servers = [subprocess.Popen(serve + role, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE) for role in roles]
+            ready_pipes: list[int] = []
+            if web == "granian":
+                names = ["granian"] + ["serve --worker-only"] * worker_processes
+                servers = [granian_web(port, flows_file, queue_url, env)]
+                for _ in range(worker_processes):
+                    theirs, ours = worker_ready_pipe()
+                    ready_pipes.append(ours)
+                    servers.append(subprocess.Popen(
+                        serve + ["--worker-only"], cwd=ROOT, env={**env, READY_ENV: str(theirs)}, pass_fds=(theirs,),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                    os.close(theirs)
+            else:
+                names = [("serve " + " ".join(role)).strip() for role in roles]
+                servers = [subprocess.Popen(serve + role, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE) for role in roles]
             server = servers[0]
             try:
                 wait_ready(port, server)
-                if worker_processes:  # the children start after serve's port: measure once they take events
-                    wait_ready(port, server, 60.0, what="the worker processes did not become ready",
-                               until=lambda health: health.get("worker_processes", {}).get("ready")
+                if worker_processes and web == "serve":  # the children start after serve's port: measure
+                    wait_ready(port, server, 60.0, what="the worker processes did not become ready",  # once they
+                               until=lambda health: health.get("worker_processes", {}).get("ready")  # take events
                                == worker_processes)
+                for pipe in ready_pipes:  # each worker process says so once its workers take events
+                    if wait_said_ready(pipe, 60.0) != b"ready\n":
+                        raise SystemExit("a worker process did not become ready")
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clients, once they are joined
                 results, start_at = run_clients(port, events, clients, 300)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -140,18 +189,23 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
                             break
                         time.sleep(0.05)
                     done_at = time.time()
-                    cpu = {"sandbox": cpu_seconds(sandbox.pid),
-                           **{("serve " + " ".join(role)).strip(): cpu_seconds(proc.pid)
-                              for role, proc in zip(roles, servers, strict=True)}, "clients": clients_cpu}
+                    cpu: dict[str, float | None] = {"sandbox": cpu_seconds(sandbox.pid)}
+                    for name, proc in zip(names, servers, strict=True):  # the worker processes summed
+                        seconds = cpu_seconds(proc.pid)
+                        cpu[name] = None if seconds is None or cpu.get(name, 0.0) is None else (
+                            cpu.get(name, 0.0) + seconds)
+                    cpu["clients"] = clients_cpu
                 finally:
                     queue.close()
             finally:
+                for pipe in ready_pipes:
+                    os.close(pipe)
                 for proc in servers:
                     stop(proc)
     finally:
         stop(sandbox)
     latencies = [x for r in results for x in r[0]]
-    return {"events": sent, "clients": clients, "workers": workers, "split": split,
+    return {"events": sent, "clients": clients, "workers": workers, "split": split, "web": web,
             "worker_processes": worker_processes, "counts": counts,
             "accepted_per_s": sent / (accepted_at - start_at), "completed_per_s": counts.get("succeeded", 0)
             / (done_at - start_at), "seconds": done_at - start_at,
@@ -170,14 +224,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the web role and the workers as two processes (serve --web-only / --worker-only)")
     parser.add_argument("--worker-processes", type=int, default=0, metavar="N",
                         help="serve --worker-processes N: the workers in N processes started by serve")
+    parser.add_argument("--web", choices=("serve", "granian"), default="serve",
+                        help="the web role: serve's own (waitress, default), or granian serving "
+                             "lib.webhooks.wsgi:application beside N `serve --worker-only` processes "
+                             "(needs --worker-processes N)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args(argv)
     clients = max(1, min(args.clients, 16))
     if args.split and args.worker_processes:
         parser.error("--split and --worker-processes are two layouts: give one")
+    if args.web == "granian" and (args.split or not args.worker_processes):
+        parser.error("--web granian runs the workers as --worker-processes N separate processes: give N, not --split")
     r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)), args.split,
-            max(0, min(args.worker_processes, 8)))
+            max(0, min(args.worker_processes, 8)), args.web)
     layout = ("web and workers in two processes" if r["split"] else
+              f"granian web role and {r['worker_processes']} worker processes" if r["web"] == "granian" else
               f"serve with {r['worker_processes']} worker processes" if r["worker_processes"] else "one serve process")
     print(f"one-step flow (iot-jobs-data.GetPendingJobExecutions against the sandbox), {r['workers']} workers"
           f"{' each' if r['worker_processes'] else ''}, "

@@ -29,13 +29,14 @@ OURS = {
     "sandbox": ["kept-alive request ms", "2000 jobs paged http.client s", "500 jobs paged ours s"],
     "batch": ["--each s", "separate run s", "concurrency 1 s", "concurrency 8 s"],
     "webhook": ["completed events/s", "accepted events/s", "CPU ms/event serve", "CPU ms/event sandbox",
-                "CPU ms/event clients"],
+                "CPU ms/event clients", "granian layout completed events/s", "granian layout CPU ms/event connector"],
 }
 # Issue 20's table, every row printed as a ratio from the one run.
 ISSUE_ROWS = ["ours / minimal requests+auth script", "AWS CLI / ours", "ours / raw requests+auth", "ours / boto3",
               "ours / raw requests+auth at 100 KiB", "ours / raw requests+auth at 5 MiB", "kept-alive request (ms)",
               "10,000 jobs paged (s)", "10,000 / 2,500 jobs paging time per job", "separate runs / --each, per call",
-              "--concurrency 1 / --concurrency 8", "completed webhook events/s"]
+              "--concurrency 1 / --concurrency 8", "completed webhook events/s",
+              "completed webhook events/s, granian web role"]
 
 
 def run_benchmark(tmp_path, *args, env=None) -> tuple[dict, str]:
@@ -110,6 +111,26 @@ def test_the_webhook_flow_benchmark_completes_every_event(tmp_path):
     assert results["completed_per_s"] > 0 and results["accepted_per_s"] > 0
     assert results["workers"] == DEFAULT_WORKERS  # serve's default, measured as users get it
     assert "completed events/s" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_webhook_flow_benchmark_runs_the_granian_layout_to_the_end(tmp_path):
+    out = tmp_path / "flow.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"), "--events", "20",
+                           "--clients", "2", "--worker-processes", "2", "--web", "granian", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert results["web"] == "granian" and results["counts"] == {"succeeded": 20}
+    cpu = results["cpu_ms_per_event"]
+    assert cpu["granian"] > 0 and cpu["serve --worker-only"] > 0  # both worker processes, summed
+    assert "granian web role and 2 worker processes" in done.stdout
+
+
+def test_the_granian_layout_needs_worker_processes():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"), "--web", "granian"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--worker-processes N" in done.stderr
 
 
 def test_the_benchmark_clients_read_whole_answers_however_they_arrive():
