@@ -149,27 +149,29 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
             roles = [["--web-only"], ["--worker-only"]] if split else [[]]
             if worker_processes and web == "serve":
                 serve += ["--worker-processes", str(worker_processes)]
+            servers: list[subprocess.Popen] = []
             ready_pipes: list[int] = []
-            if web == "granian":
-                names = ["granian"] + ["serve --worker-only"] * worker_processes
-                servers = [granian_web(port, flows_file, queue_url, env)]
-                for _ in range(worker_processes):
-                    theirs, ours = worker_ready_pipe()
-                    ready_pipes.append(ours)
-                    servers.append(subprocess.Popen(
-                        serve + ["--worker-only"], cwd=ROOT, env={**env, READY_ENV: str(theirs)}, pass_fds=(theirs,),
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-                    os.close(theirs)
-            else:
-                names = [("serve " + " ".join(role)).strip() for role in roles]
-                servers = [subprocess.Popen(serve + role, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE) for role in roles]
-            server = servers[0]
             try:
+                if web == "granian":
+                    names = ["granian"] + ["serve --worker-only"] * worker_processes
+                    servers.append(granian_web(port, flows_file, queue_url, env))
+                    for _ in range(worker_processes):
+                        theirs, ours = worker_ready_pipe()
+                        ready_pipes.append(ours)
+                        servers.append(subprocess.Popen(
+                            serve + ["--worker-only"], cwd=ROOT, env={**env, READY_ENV: str(theirs)},
+                            pass_fds=(theirs,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                        os.close(theirs)
+                else:
+                    names = [("serve " + " ".join(role)).strip() for role in roles]
+                    servers += [subprocess.Popen(serve + role, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.PIPE) for role in roles]
+                server = servers[0]
                 wait_ready(port, server)
-                if worker_processes and web == "serve":  # the children start after serve's port: measure
-                    wait_ready(port, server, 60.0, what="the worker processes did not become ready",  # once they
-                               until=lambda health: health.get("worker_processes", {}).get("ready")  # take events
+                if worker_processes and web == "serve":
+                    # serve starts its children after it holds the port: measure once they take events.
+                    wait_ready(port, server, 60.0, what="the worker processes did not become ready",
+                               until=lambda health: health.get("worker_processes", {}).get("ready")
                                == worker_processes)
                 for pipe in ready_pipes:  # each worker process says so once its workers take events
                     if wait_said_ready(pipe, 60.0) != b"ready\n":
@@ -190,10 +192,9 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
                         time.sleep(0.05)
                     done_at = time.time()
                     cpu: dict[str, float | None] = {"sandbox": cpu_seconds(sandbox.pid)}
-                    for name, proc in zip(names, servers, strict=True):  # the worker processes summed
+                    for name, proc in zip(names, servers, strict=True):  # worker processes: one sum
                         seconds = cpu_seconds(proc.pid)
-                        cpu[name] = None if seconds is None or cpu.get(name, 0.0) is None else (
-                            cpu.get(name, 0.0) + seconds)
+                        cpu[name] = None if seconds is None else seconds + (cpu.get(name) or 0.0)
                     cpu["clients"] = clients_cpu
                 finally:
                     queue.close()
