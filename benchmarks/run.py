@@ -946,15 +946,19 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
     with tempfile.TemporaryDirectory() as tmp:
         for turn in range(runs):
             for web, done_runs in results.items():  # alternating: a slow stretch of the machine slows both
+                loop_ms = reference_loop_ms()  # how fast the machine is just now, beside the run
                 done_runs.append(webhook_flow_run(os.path.join(tmp, f"flow-{web}-{turn}.json"), events, clients, web))
+                done_runs[-1]["reference_loop_ms"] = loop_ms
     rows, servers = [], {"serve": "serve", "granian": "granian + worker processes"}
     for web, done_runs in results.items():
         rows += [(f"{servers[web]}, run {i + 1}", f"{r['completed_per_s']:.0f}", f"{r['accepted_per_s']:.0f}",
                   f"{r['accept_p99_ms']:.1f}", f"{web_cpu(r):.2f}",
                   *(f"{r['cpu_ms_per_event'][k]:.2f}" if r["cpu_ms_per_event"].get(k) is not None else "n/a"
-                    for k in ("sandbox", "clients"))) for i, r in enumerate(done_runs)]
+                    for k in ("sandbox", "clients")), f"{r['reference_loop_ms']:.0f}") for i, r in enumerate(done_runs)]
     section.lines = table(("layout", "completed events/s", "accepted events/s", "accept p99 ms",
-                           "CPU ms/event: connector", "sandbox", "clients"), rows)
+                           "CPU ms/event: connector", "sandbox", "clients", "reference loop ms"), rows)
+    section.lines.append("  (reference loop: the CPU time of one fixed pure-Python loop just before the run; the "
+                         "same code takes longer when the machine is slow)")
     middle = {web: sorted(done_runs, key=lambda r: r["completed_per_s"])[len(done_runs) // 2]
               for web, done_runs in results.items()}
     serve_cpu = middle["serve"]["cpu_ms_per_event"]
@@ -962,7 +966,9 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
                        "accepted events/s": middle["serve"]["accepted_per_s"],
                        **{f"CPU ms/event {k}": v for k, v in serve_cpu.items() if v is not None},
                        "granian layout completed events/s": middle["granian"]["completed_per_s"],
-                       "granian layout CPU ms/event connector": web_cpu(middle["granian"])}
+                       "granian layout CPU ms/event connector": web_cpu(middle["granian"]),
+                       "reference loop ms": statistics.median(r["reference_loop_ms"] for done in results.values()
+                                                              for r in done)}
     section.ratio("completed webhook events/s", middle["serve"]["completed_per_s"], note="2 worker processes, 2 cores")
     section.ratio("completed webhook events/s, granian web role", middle["granian"]["completed_per_s"],
                   goal_name="completed webhook events/s", note="the same, the web role on granian")
@@ -983,6 +989,15 @@ def webhook_flow_run(out: str, events: int, clients: int, web: str) -> dict:
     if result["counts"] != {"succeeded": events}:
         raise SystemExit(f"benchmark: the webhook flow ({web}) finished {result['counts']} of {events} events")
     return result
+
+
+def reference_loop_ms(iterations: int = 1_000_000) -> float:
+    """The process CPU time of a fixed loop: the same work each time, so it shows the machine's speed."""
+    started = time.process_time()
+    total = 0
+    for i in range(iterations):
+        total += i
+    return (time.process_time() - started) * 1000
 
 
 def web_cpu(result: dict) -> float:

@@ -29,7 +29,8 @@ OURS = {
     "sandbox": ["kept-alive request ms", "2000 jobs paged http.client s", "500 jobs paged ours s"],
     "batch": ["--each s", "separate run s", "concurrency 1 s", "concurrency 8 s"],
     "webhook": ["completed events/s", "accepted events/s", "CPU ms/event serve", "CPU ms/event sandbox",
-                "CPU ms/event clients", "granian layout completed events/s", "granian layout CPU ms/event connector"],
+                "CPU ms/event clients", "granian layout completed events/s", "granian layout CPU ms/event connector",
+                "reference loop ms"],
 }
 # Issue 20's table, every row printed as a ratio from the one run.
 ISSUE_ROWS = ["ours / minimal requests+auth script", "AWS CLI / ours", "ours / raw requests+auth", "ours / boto3",
