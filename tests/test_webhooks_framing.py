@@ -199,7 +199,7 @@ class Granian:
         env = serve_env(JOBS_CONNECTOR_FLOWS=str(flows_file), JOBS_CONNECTOR_QUEUE=self.queue_url, **environment)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads", "4",
-             "--no-ws", "--log-level", "warning", "--port", self.url.rsplit(":", 1)[1],
+             "--no-ws", "--workers-kill-timeout", "5", "--log-level", "warning", "--port", self.url.rsplit(":", 1)[1],
              "lib.webhooks.wsgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -266,6 +266,9 @@ def test_granian_passes_a_chunked_body_through_and_the_intake_asks_for_a_length(
 
 
 def test_granian_stops_on_sigterm_after_answering_the_request_in_flight(tmp_path):
+    # granian's worker sometimes does not stop on its own after such a request (2 of 6 tries here, a known
+    # kind of granian bug): --workers-kill-timeout, as docs/webhooks.md gives it, bounds the stop. The
+    # answer and the stored event are what must not depend on it.
     import concurrent.futures
     import sqlite3
 
