@@ -107,8 +107,7 @@ def granian_web(port: int, flows_file: str, queue_url: str, env: dict) -> subpro
     return subprocess.Popen(
         [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads",
          str(INTAKE_THREADS), "--no-ws", "--workers-kill-timeout", "5", "--log-level", "warning", "--host",
-         "127.0.0.1", "--port", str(port),
-         "lib.webhooks.wsgi:application"],
+         "127.0.0.1", "--port", str(port), "lib.webhooks.wsgi:application"],
         cwd=ROOT, env={**env, "JOBS_CONNECTOR_FLOWS": flows_file, "JOBS_CONNECTOR_QUEUE": queue_url},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
