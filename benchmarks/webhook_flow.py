@@ -26,6 +26,7 @@ import os
 import resource
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,7 +110,16 @@ def granian_web(port: int, flows_file: str, queue_url: str, env: dict) -> subpro
          str(INTAKE_THREADS), "--no-ws", "--workers-kill-timeout", "5", "--log-level", "warning", "--host",
          "127.0.0.1", "--port", str(port), "lib.webhooks.wsgi:application"],
         cwd=ROOT, env={**env, "JOBS_CONNECTOR_FLOWS": flows_file, "JOBS_CONNECTOR_QUEUE": queue_url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # a group: see kill_leftovers
+
+
+def kill_leftovers(proc: subprocess.Popen) -> None:
+    """SIGKILL to whatever is left of a stopped process's group: granian's worker process outlives a granian
+    that had to be killed."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def worker_ready_pipe() -> tuple[int, int]:
@@ -203,6 +213,8 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
                     os.close(pipe)
                 for proc in servers:
                     stop(proc)
+                if web == "granian" and servers:
+                    kill_leftovers(servers[0])
     finally:
         stop(sandbox)
     latencies = [x for r in results for x in r[0]]

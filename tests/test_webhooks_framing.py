@@ -4,6 +4,8 @@ for other servers (lib.webhooks.wsgi:application), served by the standard librar
 and by granian (the compiled server docs/webhooks.md and benchmarks/webhook_flow.py --web granian use)."""
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -201,13 +203,23 @@ class Granian:
             [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads", "4",
              "--no-ws", "--workers-kill-timeout", "5", "--log-level", "warning", "--port", self.url.rsplit(":", 1)[1],
              "lib.webhooks.wsgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)  # its own group: its worker process is stopped with it, whatever happens
         try:
             wait_for(lambda: _answers(self.url) or self.proc.poll() is not None, timeout=20, what="granian to start")
             assert self.proc.poll() is None, self.proc.stderr.read()
         except BaseException:
-            stop_process(self.proc)
+            self.stop()
             raise
+
+    def stop(self) -> None:
+        """SIGTERM (SIGKILL after 10 s), then SIGKILL to whatever of its group is left: a worker process
+        outlives a killed granian."""
+        stop_process(self.proc)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def events(self) -> list:
         from lib.webhooks.queue import Queue
@@ -223,7 +235,7 @@ class Granian:
 def granian(tmp_path_factory):
     server = Granian(tmp_path_factory.mktemp("granian"), JOBS_CONNECTOR_MAX_BODY="4096")
     yield server
-    stop_process(server.proc)
+    server.stop()
 
 
 def test_granian_serves_the_wsgi_entry_point(granian):
@@ -288,5 +300,5 @@ def test_granian_stops_on_sigterm_after_answering_the_request_in_flight(tmp_path
         assert server.proc.wait(timeout=20) == 0
     finally:
         holder.close()
-        stop_process(server.proc)
+        server.stop()
     assert [event.id for event in server.events()] == [answer["id"]]
