@@ -1,4 +1,4 @@
-"""Per-step cost of the bounded JSONata evaluator (lib/webhooks/jsonata_box.py) beside evaluating the same
+"""Per-step cost of the bounded JSONata evaluator (lib/webhooks/mapping/jsonata_box.py) beside evaluating the same
 expressions in this process, unbounded, in the same run. Prints microseconds per step and the ratio.
 
     python benchmarks/mapping_eval.py [--steps 2000]
@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jsonata  # noqa: E402
 
-from lib.webhooks.jsonata_box import Evaluator  # noqa: E402
+from jobs_connector.webhooks.mapping.jsonata_box import Evaluator  # noqa: E402
 
 SOURCES = ["event.thing", "event.job", "event.ok ? 'SUCCEEDED' : 'FAILED'", "steps[0].execution.versionNumber"]
 CONTEXT = {"event": {"thing": "sensor-1", "job": "fw-42", "ok": True, "detail": "x" * 200},

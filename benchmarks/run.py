@@ -385,7 +385,7 @@ response.raise_for_status()
 print(json.dumps(json.loads(response.content)))
 """
 MINIMAL = [sys.executable, "-c", MINIMAL_SCRIPT, THING]
-# The same script with our start-up (lib/startup.py): the collector paused while it imports, then frozen. It
+# The same script with our start-up (lib/cli/startup.py): the collector paused while it imports, then frozen. It
 # shows how much of the difference is that alone: an interpreter's exit walks every live object in several
 # full collections, and a cold call's start-up leaves tens of thousands of them.
 MINIMAL_FROZEN_SCRIPT = "import gc\ngc.disable()\n" + MINIMAL_SCRIPT.replace(
@@ -479,7 +479,7 @@ def section_cold(server: BenchServer, quick: bool) -> Section:
     section.ratio("ours / minimal requests+auth script", ours / section.figures["minimal requests+auth script ms"],
                   note="the same signed call, cold")
     frozen = section.figures["minimal script, collector frozen ms"]
-    section.ratio("ours / minimal script, collector frozen", ours / frozen, note="both start up as lib/startup.py")
+    section.ratio("ours / minimal script, collector frozen", ours / frozen, note="both start up as lib/cli/startup.py")
     section.ratio("ours / bare interpreter", ours / section.figures["python -c pass ms"])
     section.ratio("dependency imports alone / bare", section.figures["import requests+auth+jsonschema_rs ms"]
                   / section.figures["python -c pass ms"], note="a plain script's floor: the collector on")
@@ -520,7 +520,7 @@ def plain_client(server: BenchServer):
 
 
 def ours_client():
-    from lib.runtime import Runtime
+    from jobs_connector.runtime import Runtime
 
     runtime = Runtime()
 
@@ -584,9 +584,9 @@ def section_warm(server: BenchServer, quick: bool) -> Section:
 # that every module and schema is loaded), then prints what it did.
 EVERY_ACTION = """
 import json
-from lib.errors import ConnectorError
-from lib.registry import action_keys, get_action
-from lib.runtime import Runtime
+from jobs_connector.base.errors import ConnectorError
+from jobs_connector.component.registry import action_keys, get_action
+from jobs_connector.runtime import Runtime
 
 runtime, done, failed = Runtime(), 0, 0
 for key in action_keys():
@@ -689,11 +689,12 @@ def section_growth(server: BenchServer, quick: bool) -> Section:
     sizes = [(1024, "1 KiB", 20 if quick else 200), (100 * 1024, "100 KiB", 5 if quick else 50),
              (5 * 1024 * 1024, "5 MiB", 1 if quick else 10)]
     section = Section("growth", "5. Growth: warm per-call time by answer size, ours vs requests + aws-requests-auth "
-                                "(raw);\n   json.loads and the drift check (lib.validation.answer_drift, as the "
+                                "(raw);\n   json.loads and the drift check "
+                                "(jobs_connector.validation.answer_drift, as the "
                                 "runtime calls it) timed alone on the same answer, beside the extra (ours - raw)")
-    from lib.protocols import parse_json
-    from lib.registry import get_action
-    from lib.validation import answer_drift
+    from jobs_connector.component.registry import get_action
+    from jobs_connector.http.protocols import parse_json
+    from jobs_connector.validation import answer_drift
 
     out_schema = get_action(PENDING).out_schema
     ours, raw = ours_client(), raw_client(server)
@@ -800,7 +801,7 @@ def section_sandbox(server: BenchServer, quick: bool) -> Section:
     section = Section("sandbox", f"6. Sandbox (each in its own process): one kept-alive request, and paging SpaceONE's "
                                  f"{large:,} and {small:,} seeded jobs 100 a page (median of {rounds} rounds, the two "
                                  "sandboxes alternating)")
-    from lib.runtime import Runtime
+    from jobs_connector.runtime import Runtime
 
     with SandboxProcess(small) as few, SandboxProcess(large) as many:
         sandboxes = {small: few, large: many}
@@ -934,7 +935,7 @@ def issue_rows(results: dict) -> str:
 # -- webhook flows ---------------------------------------------------------------------------------
 
 def section_webhook(server: BenchServer, quick: bool) -> Section:
-    from lib.webhooks.cli import DEFAULT_WORKERS
+    from jobs_connector.cli.serve import DEFAULT_WORKERS
 
     events, clients, runs = (200, 2, 1) if quick else (4000, 4, 3)
     section = Section("webhook", f"8. Webhook flows end to end: {events:,} signed events from {clients} clients "

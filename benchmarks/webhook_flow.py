@@ -13,7 +13,7 @@ and time; every process it starts is stopped.
                                       [--web serve|granian] [--json FILE]
 
 `--web granian --worker-processes N` measures the other documented layout: granian (a compiled server)
-serving lib.webhooks.wsgi:application as the web role, beside N `serve --worker-only` processes.
+serving jobs_connector.webhooks.intake.wsgi:application as the web role, beside N `serve --worker-only` processes.
 
 Goal (issue 20) on 2 cores: >= 300 completed events/s.
 """
@@ -38,9 +38,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from webhook_intake import SECRET, TIME_LIMIT, free_port, percentile, run_clients, stop, wait_ready  # noqa: E402
 
-from lib.webhooks.cli import DEFAULT_WORKERS  # noqa: E402
-from lib.webhooks.processes import READY_ENV  # noqa: E402
-from lib.webhooks.service import Settings  # noqa: E402
+from jobs_connector.cli.serve import DEFAULT_WORKERS  # noqa: E402
+from jobs_connector.webhooks.lifecycle import Settings  # noqa: E402
+from jobs_connector.webhooks.processes import READY_ENV  # noqa: E402
 
 GOAL_EVENTS_PER_SECOND = 300.0
 INTAKE_THREADS = Settings.threads  # serve's --threads default
@@ -108,7 +108,7 @@ def granian_web(port: int, flows_file: str, queue_url: str, env: dict) -> subpro
     return subprocess.Popen(
         [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1", "--blocking-threads",
          str(INTAKE_THREADS), "--no-ws", "--workers-kill-timeout", "5", "--log-level", "warning", "--host",
-         "127.0.0.1", "--port", str(port), "lib.webhooks.wsgi:application"],
+         "127.0.0.1", "--port", str(port), "jobs_connector.webhooks.intake.wsgi:application"],
         cwd=ROOT, env={**env, "JOBS_CONNECTOR_FLOWS": flows_file, "JOBS_CONNECTOR_QUEUE": queue_url},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # a group: see kill_leftovers
 
@@ -136,7 +136,7 @@ def wait_said_ready(fd: int, timeout: float) -> bytes:
 
 def run(events: int, clients: int, workers: int, split: bool = False, worker_processes: int = 0,
         web: str = "serve") -> dict:
-    from lib.webhooks.queue import Queue
+    from jobs_connector.webhooks.store.queue import Queue
 
     sandbox, sandbox_env = start_sandbox()
     try:
@@ -154,7 +154,8 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
             # --split: the web role and the workers in two processes (two interpreters, so two cores), as
             # docs/webhooks.md describes for scale-out; otherwise one process runs both.
             # --worker-processes N: one serve that starts N worker processes of its own (counted with it).
-            # --web granian: the web role on granian, serving lib.webhooks.wsgi:application as docs/webhooks.md
+            # --web granian: the web role on granian, serving jobs_connector.webhooks.intake.wsgi:application as
+            # docs/webhooks.md
             # shows, beside N `serve --worker-only` processes (what serve --worker-processes N starts).
             roles = [["--web-only"], ["--worker-only"]] if split else [[]]
             if worker_processes and web == "serve":
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve --worker-processes N: the workers in N processes started by serve")
     parser.add_argument("--web", choices=("serve", "granian"), default="serve",
                         help="the web role: serve's own (waitress, default), or granian serving "
-                             "lib.webhooks.wsgi:application beside N `serve --worker-only` processes "
+                             "jobs_connector.webhooks.intake.wsgi:application beside N `serve --worker-only` processes "
                              "(needs --worker-processes N)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args(argv)

@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from lib.webhooks.signature import sign  # noqa: E402
+from jobs_connector.webhooks.signatures.jobs_hmac import sign  # noqa: E402
 
 SECRET = "bench-hook-secret-not-real-0000"
 FLOWS = {"flows": [{

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # This checkout's CLI: the same program the `jobs-connector` command runs, whatever is on PATH.
-jobs_connector() { python3 -m lib "$@"; }
+jobs_connector() { python3 -m jobs_connector "$@"; }
 
 workdir="$(mktemp -d)"
 sandbox_pid=""
@@ -24,7 +24,7 @@ trap 'exit 130' INT TERM
 # Start it with no AWS credentials of yours in its environment: it then uses (and prints) its own
 # documented, fake key pair, and nothing of yours is involved.
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
-  python3 -m lib sandbox --port 0 --print-env --quiet >"$workdir/env" 2>"$workdir/log" &
+  python3 -m jobs_connector sandbox --port 0 --print-env --quiet >"$workdir/env" 2>"$workdir/log" &
 sandbox_pid=$!
 
 # Wait until it has printed its environment (it does so once it listens) and answers.

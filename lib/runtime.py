@@ -19,18 +19,27 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from . import credentials as creds
-from .binding import Signing
-from .errors import CODE_LIMIT, MESSAGE_LIMIT, ConnectorError, NetworkError, OutcomeUnknown, ServiceRetired
-from .paging import emit_settings, get_path
-from .protocols import HttpRequest, build_request, parse_json
-from .record import Record
-from .redact import Redactor, redact_by_schema, secret_values
-from .registry import Action, get_action
-from .signing import RefreshingSigV4, SigV4, TokenAuth
-from .timeouts import step_timeout
-from .transport import Transport
-from .validation import answer_drift, validate_input
+from jobs_connector.auth import chain
+from jobs_connector.auth.endpoints import resolve_aws_endpoint, resolve_region
+from jobs_connector.auth.keys import AwsCredentials, CredentialCache
+from jobs_connector.auth.sigv4 import RefreshingSigV4, SigV4, TokenAuth
+from jobs_connector.base.errors import (
+    CODE_LIMIT,
+    MESSAGE_LIMIT,
+    ConnectorError,
+    NetworkError,
+    OutcomeUnknown,
+    ServiceRetired,
+)
+from jobs_connector.base.record import Record
+from jobs_connector.base.redact import Redactor, redact_by_schema, secret_values
+from jobs_connector.component.paging import emit_settings, get_path
+from jobs_connector.component.registry import Action, get_action
+from jobs_connector.http.binding import binding_of
+from jobs_connector.http.protocols import HttpRequest
+from jobs_connector.http.timeouts import step_timeout
+from jobs_connector.http.transport import Transport
+from jobs_connector.validation import answer_drift, validate_input
 
 log = logging.getLogger("jobs_connector")
 
@@ -88,7 +97,7 @@ class Runtime:
         self.environ = os.environ if environ is None else environ
         self.clock = clock
         # Expiring credentials (credential_process), shared by every call and thread of this runtime.
-        self.credential_cache = creds.CredentialCache(**({"clock": clock} if clock else {}))
+        self.credential_cache = CredentialCache(**({"clock": clock} if clock else {}))
 
     # -- where a call goes and how it is signed --------------------------------------------------
 
@@ -98,30 +107,29 @@ class Runtime:
         return target
 
     def _target(self, action: Action, cfg: Mapping, body: dict | None) -> Target:
-        binding = action.spec("BINDING")  # an action that picks its service per call (lib/binding.py)
-        service = binding.service(body or {}) if binding else action.service
+        binding = binding_of(action)  # an action may pick its service per call (http.Request)
+        service = binding.service(body or {})
         if service.auth == "sigv4":
-            def current() -> creds.AwsCredentials:
-                return creds.resolve_aws_credentials(cfg, self.environ, self.credential_cache)
+            def current() -> AwsCredentials:
+                return chain.resolve_aws_credentials(cfg, self.environ, self.credential_cache)
 
-            signing = binding.signing(body or {}) if binding else Signing()
+            signing = binding.signing(body or {})
             aws = current()
-            region = signing.region or creds.resolve_region(cfg, self.environ)
+            region = signing.region or resolve_region(cfg, self.environ)
             name = signing.name or service.signing_name
-            base = creds.resolve_aws_endpoint(service, cfg, region, self.environ)
+            base = resolve_aws_endpoint(service, cfg, region, self.environ)
             clock = {"clock": self.clock} if self.clock else {}
             if aws.expires_at is None:
                 signer = SigV4(aws, region, name, **clock)
             else:  # checked again before each request is signed
                 signer = RefreshingSigV4(aws, current, region, name, **clock)
             return Target(base, signer, aws.secrets(), service)
-        token = creds.resolve_token(service, cfg, self.environ)
+        token = chain.resolve_token(service, cfg, self.environ)
         return Target(token.base_url, TokenAuth(token), token.secrets(), service)
 
     @staticmethod
     def request_for(action: Action, body: dict, base_url: str) -> HttpRequest:
-        binding = action.spec("BINDING")
-        return binding.request(body, base_url) if binding else build_request(action, body, base_url)
+        return binding_of(action).request(body, base_url)
 
     def redactor_for(self, action: Action, body: dict, target: Target | None = None) -> Redactor:
         redactor = Redactor(target.secrets if target else ())
@@ -135,7 +143,7 @@ class Runtime:
         token_member = action.spec("IDEMPOTENCY_TOKEN")
         if token_member and token_member not in body:
             # As the AWS SDKs do: a fresh token makes the call safe to retry.
-            import uuid
+            import uuid  # only for an action with an idempotency token: 2 ms at start
 
             body = {**body, token_member: str(uuid.uuid4())}
         return body
@@ -144,10 +152,10 @@ class Runtime:
 
     def call(self, action: Action, body: dict, target: Target, redactor: Redactor, observer=None,
              warn: Callable[[str], None] | None = None) -> dict:
-        binding = action.spec("BINDING")
-        request = self.request_for(action, body, target.base_url)
+        binding = binding_of(action)
+        request = binding.request(body, target.base_url)
         # An action that binds its own request says per call (http.Request: GET and HEAD only).
-        idempotent = binding.idempotent(body) if binding else action.safe_to_repeat
+        idempotent = binding.idempotent(body)
         service = target.service or action.service
         retired_on = getattr(service, "retired_on", None)
         answer = None
@@ -155,10 +163,7 @@ class Runtime:
             answer = self.transport.send(request, target.auth, protocol=service.protocol,
                                          idempotent=idempotent, retry_unreachable=not retired_on,
                                          observer=observer, timeout=target.timeout)
-            if binding:
-                page, integral_floats = binding.answer(body, answer)
-            else:
-                page, integral_floats = parse_json(answer.content, answer.status)
+            page, integral_floats = binding.answer(body, answer)
             # Known before anything is said about the answer: no warning or error may quote its secrets.
             redactor.add(*secret_values(page, action.out_schema))
             paging = action.spec("PAGING")

@@ -25,7 +25,7 @@ _AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", 
              "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
              "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_CA_BUNDLE",
              "SPACEONE_ENDPOINT", "SPACEONE_API_KEY", "EMBEDTHIS_ENDPOINT", "EMBEDTHIS_TOKEN",
-             # The role sources (lib/role_credentials.py): none of the machine's may answer a test.
+             # The role sources (lib/auth/roles.py): none of the machine's may answer a test.
              "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS",
              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
              "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
@@ -67,7 +67,7 @@ def loopback():
 def no_sleep(monkeypatch):
     """Retries back off without waiting; the waits asked for are recorded."""
     waits: list[float] = []
-    monkeypatch.setattr("lib.transport.time.sleep", waits.append)
+    monkeypatch.setattr("jobs_connector.http.transport.time.sleep", waits.append)
     return waits
 
 

@@ -4,7 +4,7 @@
 
 Per operation, the error codes the model says it can return; per code, its HTTP status (json-1.1 errors
 without one are 400) and the model's own sentence. `describe` and docs/actions.md read the files; the
-runtime never needs botocore. tests/test_action_errors.py fails when a file drifts from the model.
+runtime never needs botocore. tests/unit/test_action_errors.py fails when a file drifts from the model.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def service_errors(service: str, operations: list[str]) -> dict:
 
 
 def aws_operations() -> dict[str, list[str]]:
-    from lib.registry import action_keys, get_action
+    from jobs_connector.component.registry import action_keys, get_action
 
     out: dict[str, list[str]] = {}
     for key in action_keys():

@@ -4,7 +4,7 @@ the select lists (lib/sailor/fields.py SELECTS_BY_ACTION).
     python tools/component_fields.py           # update component.json in place
     python tools/component_fields.py --check   # exit 1 if component.json is not up to date
 
-Run it after adding or changing list actions; tests/test_component_platform.py fails until it is run.
+Run it after adding or changing list actions; tests/unit/test_component_platform.py fails until it is run.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from lib.registry import COMPONENT_FILE, component  # noqa: E402
-from lib.sailor.fields import paging_action_keys, with_step_fields  # noqa: E402
+from jobs_connector.component.registry import COMPONENT_FILE, component  # noqa: E402
+from jobs_connector.sailor.fields import paging_action_keys, with_step_fields  # noqa: E402
 
 
 def rendered() -> str:

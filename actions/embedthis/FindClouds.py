@@ -1,6 +1,6 @@
 """FindClouds: the device clouds the token may see, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "POST"
 PATH = "/cloud/find"

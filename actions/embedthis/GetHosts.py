@@ -1,6 +1,6 @@
 """GetHosts: the device cloud hosts, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "POST"
 PATH = "/cloud/getHosts"

@@ -1,6 +1,6 @@
 """Request: one raw HTTP request to a configured service, for an operation the connector does not model.
 
-Its specifics live here; the runtime asks this module's BINDING (lib/binding.py) for the service, the
+Its specifics live here; the runtime asks this module's BINDING (lib/http/binding.py) for the service, the
 signing, the request, whether it is safe to repeat, and how to read the answer. Endpoint policy, signing,
 retries, the answer size bound, redaction and typed errors are the runtime's, as for every action.
 """
@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import json
 
-from .binding import Signing
-from .errors import BadInput
-from .jsonsafe import check_answer
-from .protocols import FloatReader, HttpRequest, encode_query, header_value
-from .services import SERVICES
+from jobs_connector.kit import (
+    SERVICES,
+    BadInput,
+    FloatReader,
+    HttpRequest,
+    Signing,
+    check_answer,
+    encode_query,
+    header_value,
+)
 
 # The connector's own headers: a user's value would break the signature or the framing, or smuggle auth.
-RESERVED_HEADERS = frozenset({"authorization", "host", "content-length", "transfer-encoding", "connection",
+_RESERVED_HEADERS = frozenset({"authorization", "host", "content-length", "transfer-encoding", "connection",
                               "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"})
 # Emitted from every answer, besides the ones the input's responseHeaders name.
-ANSWER_HEADERS = ("content-type", "etag", "location", "last-modified", "x-amzn-requestid", "x-amz-request-id",
+_ANSWER_HEADERS = ("content-type", "etag", "location", "last-modified", "x-amzn-requestid", "x-amz-request-id",
                   "x-request-id")
-SAFE_TO_REPEAT = frozenset({"GET", "HEAD"})
-NO_BODY = frozenset({"GET", "HEAD"})
+_SAFE_TO_REPEAT = frozenset({"GET", "HEAD"})
+_NO_BODY = frozenset({"GET", "HEAD"})
 
 # Whether it is safe to repeat depends on the method: see BINDING.idempotent. After an answer that never came
 # to a POST, PUT, PATCH or DELETE, look with a GET of the resource through this action before trying again.
@@ -64,13 +69,13 @@ class _Binding:
             raise _refuse("path", "no-dot-segments", "must not hold a '.' or '..' segment")
         headers = {}
         for name, value in (body.get("headers") or {}).items():
-            if name.lower() in RESERVED_HEADERS:
+            if name.lower() in _RESERVED_HEADERS:
                 raise _refuse(f"headers.{name}", "reserved-header",
                               "is set by the connector (signing, framing) and cannot be given")
             headers[name] = header_value(f"headers.{name}", value)
         data = None
         if "body" in body:
-            if method in NO_BODY:
+            if method in _NO_BODY:
                 raise _refuse("body", "no-body", f"cannot be sent with {method}")
             data = json.dumps(body["body"]).encode("utf-8")
             if not any(name.lower() == "content-type" for name in headers):
@@ -80,11 +85,11 @@ class _Binding:
         return HttpRequest(method, url, headers, data)
 
     def idempotent(self, body: dict) -> bool:
-        return body["method"] in SAFE_TO_REPEAT
+        return body["method"] in _SAFE_TO_REPEAT
 
     def answer(self, body: dict, answer) -> tuple[dict, bool]:
         out: dict = {"status": answer.status, "headers": {}}
-        wanted = {*ANSWER_HEADERS, *(name.lower() for name in body.get("responseHeaders", ()))}
+        wanted = {*_ANSWER_HEADERS, *(name.lower() for name in body.get("responseHeaders", ()))}
         for name, value in answer.headers.items():
             if name.lower() in wanted:
                 out["headers"][name.lower()] = value

@@ -1,6 +1,6 @@
 """ListJobExecutionsForJob: the executions of one job, thing by thing, optionally by status, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "GET"
 PATH = "/jobs/{jobId}/things"

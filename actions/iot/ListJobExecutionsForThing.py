@@ -1,6 +1,6 @@
 """ListJobExecutionsForThing: the job executions of one thing, optionally by status or job, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "GET"
 PATH = "/things/{thingName}/jobs"

@@ -1,6 +1,6 @@
 """ListJobTemplates: the job templates of the account, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "GET"
 PATH = "/job-templates"

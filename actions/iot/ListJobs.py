@@ -1,6 +1,6 @@
 """ListJobs: the jobs of the account, optionally by status, target selection or thing group, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "GET"
 PATH = "/jobs"

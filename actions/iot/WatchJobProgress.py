@@ -2,18 +2,23 @@
 
 The fleet-progress poll as a step: a flow runs it on a schedule, hands back the `snapshot` it emitted
 last time, and branches on `changed` (or on `failureRate` to cancel a rollout); the iot.jobProgressChanged
-trigger reports the same progress (lib/job_progress.py) with a snapshot of its own. Underneath it is one
-iot.DescribeJob call, bound here through lib/binding.py so it is signed, retried and bounded as every
+trigger reports the same progress (lib/component/job_progress.py) with a snapshot of its own. Underneath it is one
+iot.DescribeJob call, bound here through lib/http/binding.py so it is signed, retried and bounded as every
 action is.
 """
 
 from __future__ import annotations
 
-from .binding import Signing
-from .job_progress import changes, process_details, progress
-from .protocols import build_request, parse_json
-from .registry import get_action
-from .services import SERVICES
+from jobs_connector.kit import (
+    SERVICES,
+    Signing,
+    build_request,
+    changes,
+    get_action,
+    parse_json,
+    process_details,
+    progress,
+)
 
 # A read (one DescribeJob): asking again changes nothing.
 IDEMPOTENT = True

@@ -1,6 +1,6 @@
 """ListDevicesJobs: the Panorama device jobs of the account, optionally of one device, page by page."""
 
-from .paging import Cursor
+from jobs_connector.kit import Cursor
 
 METHOD = "GET"
 PATH = "/jobs"

@@ -1,6 +1,6 @@
 """ListJobs: the SpaceONE identity jobs that match a query, page by page."""
 
-from .paging import Offset
+from jobs_connector.kit import Offset
 
 METHOD = "POST"
 PATH = "/identity/v2/job/list"

@@ -4,7 +4,7 @@ The platform starts the component's container with `ELASTICIO_*` environment var
 over AMQP, as its Node.js and Java sailor libraries do:
 
 - `step.py`: consume step messages from `ELASTICIO_LISTEN_MESSAGES_ON`, decrypt them, run the action
-  named by `ELASTICIO_FUNCTION` through `lib.runtime.process`, publish each data message, error,
+  named by `ELASTICIO_FUNCTION` through `jobs_connector.runtime.process`, publish each data message, error,
   rebound and snapshot to the `ELASTICIO_PUBLISH_MESSAGES_TO` exchange with the platform's routing keys
   and headers, and acknowledge the message only once its results are confirmed by the broker;
 - `service.py`: the calls the platform makes outside a flow run (`verifyCredentials`, `getMetaModel`,

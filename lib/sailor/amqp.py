@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pika
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
-from .messages import Outgoing
-from .settings import Settings
+from jobs_connector.sailor.messages import Outgoing
+from jobs_connector.sailor.settings import Settings
 
 log = logging.getLogger("jobs_connector.sailor")
 

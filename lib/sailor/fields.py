@@ -1,5 +1,6 @@
 """The step fields the platform renders: for list actions the emit behaviour and the page bound, read by
-`lib.paging.emit_settings` from the step's config (`emitBehaviour`, `maxPages`); for actions that name a
+`jobs_connector.component.paging.emit_settings` from the step's config (`emitBehaviour`, `maxPages`); for actions
+that name a
 cloud or a job, a select list the platform fills by calling `selectModel` (see `select_models.py`).
 
 Every action whose module declares `PAGING` carries exactly these fields in component.json, and
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import copy
 
-from ..paging import DEFAULT_MAX_PAGES, EMIT_BEHAVIOURS
+from jobs_connector.component.paging import DEFAULT_MAX_PAGES, EMIT_BEHAVIOURS
+from jobs_connector.component.registry import component, get_action
 
 EMIT_FIELDS = {
     "emitBehaviour": {
@@ -57,8 +59,6 @@ def with_emit_fields(component: dict, paging_keys: set[str]) -> dict:
 
 
 def paging_action_keys() -> set[str]:
-    from ..registry import component, get_action
-
     return {key for key in component()["actions"] if get_action(key).spec("PAGING")}
 
 

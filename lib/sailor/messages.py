@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .crypto import MessageCipher, to_json
-from .settings import Settings
+from jobs_connector.sailor.crypto import MessageCipher, to_json
+from jobs_connector.sailor.settings import Settings
 
 META_PREFIX = "x-eio-meta-"
 TRACE_ID_HEADER = META_PREFIX + "trace-id"

@@ -28,10 +28,10 @@ from collections.abc import Callable, Mapping
 
 import requests
 
-from .. import __version__
-from ..errors import ConnectorError
-from .crypto import DecryptError, MessageCipher
-from .platform_api import _shown
+from jobs_connector import __version__
+from jobs_connector.base.errors import ConnectorError
+from jobs_connector.sailor.crypto import DecryptError, MessageCipher
+from jobs_connector.sailor.platform_api import _shown
 
 OBJECT_ID_HEADER = "x-ipaas-object-storage-id"
 RETRIES = 2  # maester-client's default: two more attempts after a network failure or a 5xx

@@ -12,8 +12,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from .. import __version__
-from ..errors import ConnectorError
+from jobs_connector import __version__
+from jobs_connector.base.errors import ConnectorError
 
 TIMEOUT = (5.0, 30.0)
 

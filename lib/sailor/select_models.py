@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from ..errors import BadInput
+from jobs_connector.base.errors import BadInput
+from jobs_connector.http.retry import RetryPolicy
+from jobs_connector.http.transport import Transport
+from jobs_connector.runtime import Runtime
 
 MAX_PAGES = 10
 MAX_OPTIONS = 1000
@@ -65,9 +68,6 @@ def select_model(method: str, cfg: Mapping, runtime=None) -> dict:
         raise BadInput(f"this component has no select model {method!r} (one of {', '.join(sorted(MODELS))})",
                        field="ELASTICIO_GET_MODEL_METHOD", rule="unknown-model")
     if runtime is None:
-        from ..runtime import Runtime
-        from ..transport import RetryPolicy, Transport
-
         # Quick answers, as verifyCredentials: the person is waiting at the form.
         runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=2, total_budget=20.0), read_timeout=15.0))
     settings = {**cfg, "emitBehaviour": "emitIndividually", "maxPages": MAX_PAGES}

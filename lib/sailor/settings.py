@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..errors import ConfigurationError
+from jobs_connector.base.errors import ConfigurationError
 
 PREFIX = "ELASTICIO_"
 

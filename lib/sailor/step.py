@@ -1,6 +1,6 @@
 """The step runner: consume, decrypt, run the action, publish the results, then acknowledge.
 
-For each incoming message the action runs on a worker thread (`lib.runtime.process`, which emits
+For each incoming message the action runs on a worker thread (`jobs_connector.runtime.process`, which emits
 'data' | 'error' | 'rebound' | 'end'), while this thread, which owns the broker connection, publishes
 each emitted message in order, waits for the broker's confirm, and keeps the connection alive. Only when
 the step has ended and every result is confirmed is the incoming message acknowledged (or rejected, after
@@ -26,15 +26,17 @@ from collections.abc import Callable, Mapping
 
 from pika.exceptions import AMQPError
 
-from ..errors import ConfigurationError
-from ..registry import component
-from . import messages as msgs
-from .amqp import AmqpLink, PublishError, properties_of
-from .crypto import DecryptError, MessageCipher
-from .fields import fill_from_select_fields
-from .object_storage import ObjectStorage, ObjectStorageError, resolve_references
-from .platform_api import retrieve_step
-from .settings import Settings
+from jobs_connector.base.errors import ConfigurationError
+from jobs_connector.component.registry import component
+from jobs_connector.runtime import process
+from jobs_connector.sailor import messages as msgs
+from jobs_connector.sailor.amqp import AmqpLink, PublishError, properties_of
+from jobs_connector.sailor.crypto import DecryptError, MessageCipher
+from jobs_connector.sailor.fields import fill_from_select_fields
+from jobs_connector.sailor.object_storage import ObjectStorage, ObjectStorageError, resolve_references
+from jobs_connector.sailor.platform_api import retrieve_step
+from jobs_connector.sailor.settings import Settings
+from jobs_connector.triggers.engine import process as poll
 
 log = logging.getLogger("jobs_connector.sailor")
 
@@ -45,11 +47,7 @@ RESOLVED = "resolved-payload"  # the worker's word that a lightweight message's 
 
 def _default_process(key, msg, cfg, emit, snapshot=None):
     if snapshot is not None:  # a polling trigger (lib/triggers): it reads the step's snapshot, emits a new one
-        from ..triggers.engine import process as poll
-
         return poll(key, msg, cfg, snapshot, emit)
-    from ..runtime import process
-
     process(key, msg, cfg, emit)
 
 

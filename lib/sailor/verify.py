@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import (
+from jobs_connector.base.errors import (
     AuthError,
     BadInput,
     ConfigurationError,
@@ -31,8 +31,11 @@ from ..errors import (
     Throttled,
     UnexpectedResponse,
 )
-from ..registry import component, get_action
-from ..validation import validate_input
+from jobs_connector.component.registry import component, get_action
+from jobs_connector.http.retry import RetryPolicy
+from jobs_connector.http.transport import Transport
+from jobs_connector.runtime import Runtime
+from jobs_connector.validation import validate_input
 
 AWS_FIELDS = ("accessKeyId", "secretAccessKey", "sessionToken", "region", "endpoint")
 PROBE_NAME = "jobs-connector-verify-credentials"
@@ -142,9 +145,6 @@ def run_probe(probe: Probe, cfg: Mapping, runtime) -> Check:
 def verify_credentials(cfg: Mapping, runtime=None) -> dict:
     """{"verified": bool, "reason": str (when not verified), "checks": [...]}, as the platform expects."""
     if runtime is None:
-        from ..runtime import Runtime
-        from ..transport import RetryPolicy, Transport
-
         # Quick answers: the person is waiting at the credentials form.
         runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=2, total_budget=20.0), read_timeout=15.0))
     checks = [run_probe(p, cfg, runtime) for p in PROBES if configured(p, cfg)]

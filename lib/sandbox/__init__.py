@@ -6,7 +6,7 @@ SpaceONE and EmbedThis by their paths. Modules:
 
 - `defaults`: the documented port, region, fake key pair and token;
 - `server`: the HTTP server, routing, request ids;
-- `sigv4`: signature verification (reusing lib.signing's canonicalisation, never a second signer);
+- `sigv4`: signature verification (reusing jobs_connector.auth.sigv4's canonicalisation, never a second signer);
 - `wire`: requests, error answers in each protocol's shape, path routes;
 - `state`: the in-memory state, seeded demo data, `--state FILE` persistence;
 - `iot_jobs_data`, `panorama`, `codepipeline`, `spaceone`, `embedthis`: one emulated service each;
@@ -15,7 +15,13 @@ SpaceONE and EmbedThis by their paths. Modules:
 
 from __future__ import annotations
 
-from .defaults import DEFAULT_PORT, DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, SANDBOX_TOKEN
-from .server import Sandbox
+from jobs_connector.sandbox.defaults import (
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    SANDBOX_ACCESS_KEY,
+    SANDBOX_SECRET_KEY,
+    SANDBOX_TOKEN,
+)
+from jobs_connector.sandbox.server import Sandbox
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_REGION", "SANDBOX_ACCESS_KEY", "SANDBOX_SECRET_KEY", "SANDBOX_TOKEN", "Sandbox"]

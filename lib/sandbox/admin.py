@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from . import codepipeline, embedthis, spaceone
-from .wire import ApiError, Reply
+from jobs_connector.sandbox import codepipeline, embedthis, spaceone
+from jobs_connector.sandbox.wire import ApiError, Reply
 
 PREFIX = "/_sandbox/"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from .wire import ApiError, Reply, Request, member
+from jobs_connector.sandbox.wire import ApiError, Reply, Request, member
 
 NAME = "codepipeline"
 PROTOCOL = "json-1.1"

@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import secrets
 
-from .wire import ApiError, Reply, Request
+from jobs_connector.sandbox.wire import ApiError, Reply, Request
 
 NAME = "embedthis"
 PROTOCOL = "embedthis"

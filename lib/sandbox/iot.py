@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import math
 
-from . import iot_fleet
-from .iot_fleet import TERMINAL, arn
-from .wire import ApiError, Reply, Request, Routes, member, offset_token, read_offset_token
+from jobs_connector.sandbox import iot_fleet
+from jobs_connector.sandbox.iot_fleet import TERMINAL, arn
+from jobs_connector.sandbox.wire import ApiError, Reply, Request, Routes, member, offset_token, read_offset_token
 
 NAME = "iot"
 STATE = "iot-jobs-data"  # one fleet: the data plane's state is this service's state too

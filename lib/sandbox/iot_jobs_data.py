@@ -16,9 +16,9 @@ import json
 import math
 import uuid
 
-from . import iot_fleet
-from .iot_fleet import TERMINAL
-from .wire import ApiError, Reply, Request, Routes, member
+from jobs_connector.sandbox import iot_fleet
+from jobs_connector.sandbox.iot_fleet import TERMINAL
+from jobs_connector.sandbox.wire import ApiError, Reply, Request, Routes, member
 
 NAME = "iot-jobs-data"
 PROTOCOL = "rest-json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from .wire import ApiError, Reply, Request, Routes, member, offset_token, read_offset_token
+from jobs_connector.sandbox.wire import ApiError, Reply, Request, Routes, member, offset_token, read_offset_token
 
 NAME = "panorama"
 PROTOCOL = "rest-json"

@@ -20,14 +20,25 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ..credentials import AwsCredentials
-from ..services import SERVICES as CONNECTOR_SERVICES
-from . import admin, codepipeline, embedthis, iot, iot_jobs_data, panorama, sigv4, spaceone
-from .defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
-from .http_head import HeadError, parse_request_line, read_headers
-from .sigv4 import sandbox_credentials
-from .state import Store
-from .wire import CONTENT_TYPES, ApiError, Reply, Request, error_reply
+from jobs_connector.auth.keys import AwsCredentials
+from jobs_connector.component.services import SERVICES as CONNECTOR_SERVICES
+from jobs_connector.sandbox import (
+    admin,
+    codepipeline,
+    embedthis,
+    iot,
+    iot_jobs_data,
+    panorama,
+    spaceone,
+)
+from jobs_connector.sandbox import (
+    signature_check as sigv4,
+)
+from jobs_connector.sandbox.defaults import DEFAULT_PORT, DEFAULT_REGION, MAX_BODY_BYTES, SANDBOX_TOKEN
+from jobs_connector.sandbox.http_head import HeadError, parse_request_line, read_headers
+from jobs_connector.sandbox.signature_check import sandbox_credentials
+from jobs_connector.sandbox.state import Store
+from jobs_connector.sandbox.wire import CONTENT_TYPES, ApiError, Reply, Request, error_reply
 
 HOST = "127.0.0.1"  # loopback only: the sandbox is a development tool, never a network service
 HEALTH_PATH = "/_sandbox/health"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from .wire import ApiError, Reply, Request, member
+from jobs_connector.sandbox.wire import ApiError, Reply, Request, member
 
 NAME = "spaceone"
 PROTOCOL = "spaceone"

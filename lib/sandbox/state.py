@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..atomic_file import write_atomically
-from . import codepipeline, embedthis, iot_jobs_data, panorama, spaceone
+from jobs_connector.base.atomic_file import write_atomically
+from jobs_connector.sandbox import codepipeline, embedthis, iot_jobs_data, panorama, spaceone
 
 SERVICES = (iot_jobs_data, panorama, codepipeline, spaceone, embedthis)
 FORMAT = "jobs-connector-sandbox/1"

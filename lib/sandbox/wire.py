@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from .http_head import Headers
+from jobs_connector.sandbox.http_head import Headers
 
 # The error shapes of the five APIs:
 # - rest-json (IoT Jobs, Panorama): x-amzn-ErrorType header, {"message": ...} body;

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import BadInput, Conflict
-from .snapshot import Item
+from jobs_connector.kit import BadInput, Conflict, Item
 
 CLIENT_TOKEN_ENV = "CODEPIPELINE_CLIENT_TOKEN"  # noqa: S105 - the variable's name, not a token
 FIRST_RUN_OPTION = False  # every waiting job is work to do: there is no "start from now"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .snapshot import Item
+from jobs_connector.kit import Item
 
 CONFIG = {
     "properties": {

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 
-from ..errors import ConnectorError
-from ..runtime import Runtime, default_runtime
-from .registry import Trigger, get_trigger
-from .snapshot import Item, Snapshot, epoch_of
+from jobs_connector.base.errors import ConnectorError
+from jobs_connector.runtime import Runtime, default_runtime
+from jobs_connector.triggers.snapshot import Item, Snapshot, epoch_of
+from jobs_connector.triggers.trigger import Trigger, get_trigger
 
 
 class Context:

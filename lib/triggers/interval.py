@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import BadInput
+from jobs_connector.base.errors import BadInput
 
 MIN_SECONDS = 0.05
 MAX_SECONDS = 86400.0

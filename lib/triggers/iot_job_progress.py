@@ -4,7 +4,7 @@ Watches one job (config `jobId`: one iot.DescribeJob a poll) or the jobs iot.Lis
 optionally filtered by `status`, `targetSelection` and `thingGroupName` (one DescribeJob per listed job:
 the list carries no counts). A job is emitted when its status or its execution counts (jobProcessDetails)
 differ from what was last emitted for it: the version is a digest of the two. The message carries the
-progress as iot.WatchJobProgress computes it (lib/job_progress.py): status, counts, finished, failureRate.
+progress as iot.WatchJobProgress computes it (lib/component/job_progress.py): status, counts, finished, failureRate.
 
 A job last emitted COMPLETED that the list still shows COMPLETED is not described again: its executions
 are all terminal, so its counts cannot move. A CANCELED job is still described (executions that were
@@ -16,9 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..errors import BadInput
-from ..job_progress import process_details, progress
-from .snapshot import Item
+from jobs_connector.kit import BadInput, Item, process_details, progress
 
 SETTLED = "COMPLETED"
 LIST_FILTERS = ("status", "targetSelection", "thingGroupName")

@@ -7,7 +7,7 @@ number, so a job executed again on the thing is a new execution.
 
 from __future__ import annotations
 
-from .snapshot import Item
+from jobs_connector.kit import Item
 
 STATUSES = ("QUEUED", "IN_PROGRESS")
 CONFIG = {

@@ -8,7 +8,7 @@ changes.
 
 from __future__ import annotations
 
-from .snapshot import Item
+from jobs_connector.kit import Item
 
 FINAL = ("COMPLETED", "FAILED")
 CONFIG = {

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from ..errors import BadInput
+from jobs_connector.base.errors import BadInput
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000

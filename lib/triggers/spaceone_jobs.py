@@ -6,7 +6,7 @@ each job that is new or whose `updated_at` (or status) changed since the last po
 
 from __future__ import annotations
 
-from .snapshot import Item, epoch_of
+from jobs_connector.kit import Item, epoch_of
 
 STATUSES = ["NONE", "PENDING", "IN_PROGRESS", "FAILURE", "SUCCESS", "CANCELED", "ERROR"]
 CONFIG = {

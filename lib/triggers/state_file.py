@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from ..atomic_file import write_atomically
-from ..errors import BadInput
+from jobs_connector.base.atomic_file import write_atomically
+from jobs_connector.base.errors import BadInput
 
 FORMAT = "jobs-connector-watch/1"
 

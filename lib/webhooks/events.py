@@ -13,6 +13,8 @@ import json
 import uuid
 from dataclasses import dataclass, field, fields
 
+from jobs_connector.webhooks.sealing import opened, sealed_doc
+
 QUEUED, RUNNING, SUCCEEDED, RETRYING, DEAD = "queued", "running", "succeeded", "retrying", "dead"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, RETRYING, DEAD)
 WAITING = (QUEUED, RETRYING)  # may be claimed once due
@@ -69,8 +71,6 @@ class Event:
         # Field by field, not dataclasses.asdict: its deep copy is the costliest step of accepting an event.
         doc = {name: getattr(self, name) for name in _DOC_FIELDS}
         if self.steps or self.secret_fields:  # secrets in step outputs or the body: sealed before any store
-            from .sealing import sealed_doc
-
             doc = sealed_doc(doc)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
@@ -78,14 +78,10 @@ class Event:
         """The webhook body with the fields the flow marks secret opened again (what the steps may map)."""
         if not self.secret_fields:
             return self.body
-        from .sealing import opened
-
         return opened(self.body, self.id)
 
     def step_outputs(self) -> list:
         """The completed steps' outputs with their sealed secrets opened (what the next step may use)."""
-        from .sealing import opened
-
         return [opened(done["output"], self.id) for done in self.steps]
 
     @classmethod

@@ -12,19 +12,21 @@ from __future__ import annotations
 import copy
 import json
 import os
-import random
 import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 
 from jsonschema import Draft202012Validator
 
-from ..errors import BadInput, ConnectorError
-from ..jsonsafe import field_path
-from ..registry import Action, component, get_action
-from ..validation import validate_input
-from .mapping import Mapping, MappingError
-from .signing import JOBS, SCHEMES
+from jobs_connector.base.errors import BadInput, ConnectorError
+from jobs_connector.base.jsonsafe import field_path
+from jobs_connector.component.registry import Action, component, get_action
+from jobs_connector.http.retry import RetryPolicy
+from jobs_connector.triggers.interval import seconds
+from jobs_connector.triggers.trigger import get_trigger
+from jobs_connector.validation import validate_input
+from jobs_connector.webhooks.mapping.input_mapping import Mapping, MappingError
+from jobs_connector.webhooks.signatures.schemes import JOBS, SCHEMES
 
 FLOW_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}\Z"
@@ -67,7 +69,7 @@ FILE_SCHEMA = {
                     "config": {"type": "object"},
                     "retry": _RETRY_SCHEMA,
                     "example_event": {"type": "object"},
-                    "trigger": {"type": "object"},  # {poll, every, config}: lib/triggers/flows.py checks it
+                    "trigger": {"type": "object"},  # {poll, every, config}: lib/webhooks/poll.py checks it
                     "steps": {
                         "type": "array",
                         "minItems": 1,
@@ -98,21 +100,11 @@ class FlowFileError(BadInput):
         super().__init__(f"{where}: {message}" if where else message, field=where or "flows", rule=rule)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How a flow's retryable failures are retried: attempts in all, and an exponential delay."""
-
-    max_attempts: int = 5
-    delay: float = 5.0
-    max_delay: float = 300.0
-
-    def backoff(self, failed_attempts: int, retry_after: float | None = None, rng=random.random) -> float:
-        """Seconds to wait after the n-th failed attempt: doubling, capped, with jitter in its upper half;
-        at least the service's Retry-After, never more than max_delay (the worker ends an event dead
-        rather than wait longer than its flow allows)."""
-        ceiling = min(self.max_delay, self.delay * (2 ** max(0, failed_attempts - 1)))
-        wait = ceiling * (0.5 + rng() / 2)
-        return min(self.max_delay, max(wait, retry_after or 0.0))
+def flow_retry(max_attempts: int = 5, delay: float = 5.0, max_delay: float = 300.0) -> RetryPolicy:
+    """A flow's `retry:` (attempts in all, the first delay, the longest): the connector's one retry policy with
+    equal jitter (never at once) and no budget but the attempts."""
+    return RetryPolicy(max_attempts=max_attempts, base_delay=delay, max_delay=max_delay, total_budget=None,
+                       jitter="equal")
 
 
 @dataclass
@@ -132,11 +124,11 @@ class Flow:
     name: str
     secret_env: str
     steps: list[Step]
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=flow_retry)
     example_event: dict | None = None
     description: str = ""
     secret: bytes | None = field(default=None, repr=False)
-    trigger: object = None  # a PollTrigger (lib/triggers/flows.py) when the flow starts from a poll
+    trigger: PollTrigger | None = None  # when the flow starts from a poll (run by poll.py)
     signing: str = JOBS  # the signature scheme its senders use (signing.py)
     secret_event_fields: tuple = ()  # dotted paths in the webhook body sealed at rest (sealing.py)
 
@@ -175,7 +167,7 @@ def read_file(path: str):
         except ValueError as exc:
             raise FlowFileError(f"{path} is not valid JSON: {exc}", rule="json") from None
     try:
-        import yaml
+        import yaml  # optional: a JSON flows file needs no YAML parser
     except ImportError:  # JSON is a subset of YAML, so JSON content still loads
         try:
             return json.loads(text)
@@ -304,6 +296,48 @@ def _check_input(step: Step, flow_name: str, example_event: dict | None, where: 
 # -- loading -------------------------------------------------------------------------------------------------
 
 
+_TRIGGER_FIELDS = ("poll", "every", "config")
+
+
+@dataclass(frozen=True)
+class PollTrigger:
+    key: str
+    every: float
+    config: dict = field(default_factory=dict)
+
+
+def poll_trigger(spec, where: str, secret_fields=()) -> PollTrigger:
+    """The flow's `trigger:` checked as the flows file is loaded (FlowFileError names the field)."""
+    if not isinstance(spec, dict):
+        raise FlowFileError("must be an object {poll, every, config}", where=where, rule="type")
+    unknown = sorted(set(spec) - set(_TRIGGER_FIELDS))
+    if unknown:
+        raise FlowFileError(f"unknown field '{unknown[0]}' (known fields: {', '.join(_TRIGGER_FIELDS)})",
+                            where=where, rule="unknown-field")
+    if not isinstance(spec.get("poll"), str):
+        raise FlowFileError("'poll' names the trigger, e.g. iot-jobs-data.newPendingJobExecution", where=where,
+                            rule="required")
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise FlowFileError("must be an object", where=f"{where}.config", rule="type")
+    try:
+        trigger = get_trigger(spec["poll"])
+        secrets = set(secret_fields) | set(getattr(trigger.module, "SECRET_CONFIG", ()))
+        for name in config:
+            if name in secrets:
+                raise FlowFileError(f"'{name}' is a secret: set it in the environment of `serve`, never in the "
+                                    "flows file", where=f"{where}.config.{name}", rule="inline-secret")
+        trigger.check_config(config)
+        every = seconds(spec.get("every", "30s"), "every")
+    except FlowFileError:
+        raise
+    except BadInput as exc:
+        field_name = exc.field if exc.field in ("every", "trigger") else f"config.{exc.field}"
+        raise FlowFileError(exc.message, where=f"{where}.{'poll' if exc.field == 'trigger' else field_name}",
+                            rule=exc.rule or "trigger") from None
+    return PollTrigger(trigger.key, every, dict(config))
+
+
 def _poll_trigger(spec: dict, where: str):
     """A flow starts from a webhook (secret_env) or from a polling trigger (trigger), never both."""
     if ("trigger" in spec) == ("secret_env" in spec):
@@ -311,8 +345,6 @@ def _poll_trigger(spec: dict, where: str):
                             where=where, rule="required")
     if "trigger" not in spec:
         return None
-    from ..triggers.flows import poll_trigger
-
     return poll_trigger(spec["trigger"], f"{where}.trigger", secret_fields=_secret_config_fields())
 
 
@@ -327,8 +359,8 @@ def build(data, *, path: str = "", environ: MappingABC | None = None, need_secre
         if name in flows:
             raise FlowFileError("a second flow has this name", where=where, rule="duplicate")
         flow_cfg = _check_config(spec.get("config", {}), f"{where}.config")
-        retry = RetryPolicy(**spec.get("retry", {}))
-        if retry.max_delay < retry.delay:
+        retry = flow_retry(**spec.get("retry", {}))
+        if retry.max_delay < retry.base_delay:
             raise FlowFileError("retry.max_delay must not be less than retry.delay", where=where, rule="retry")
         example = spec.get("example_event")
         trigger = _poll_trigger(spec, where)

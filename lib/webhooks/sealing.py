@@ -27,8 +27,9 @@ import stat
 import threading
 from dataclasses import dataclass
 
-from ..errors import ConfigurationError
-from ..redact import Redactor, holds_secret, redact_by_schema
+from jobs_connector.base.errors import ConfigurationError, ConnectorError
+from jobs_connector.base.redact import Redactor, holds_secret, redact_by_schema, secret_values
+from jobs_connector.component.registry import get_action
 
 KEY_ENV = "JOBS_CONNECTOR_SEALING_KEY"
 KEY_FILE_ENV = "JOBS_CONNECTOR_SEALING_KEY_FILE"
@@ -165,7 +166,7 @@ def seal(value, context: str, ring: Keyring) -> dict:
 
 
 def open_value(envelope: dict, context: str, ring: Keyring):
-    from cryptography.exceptions import InvalidTag
+    from cryptography.exceptions import InvalidTag  # as AESGCM above: only when an event holds a secret
 
     version, kid, blob = (envelope[SEALED].split(".", 2) + ["", ""])[:3]
     key = ring.find(kid) if version == VERSION else None
@@ -186,9 +187,6 @@ def open_value(envelope: dict, context: str, ring: Keyring):
 
 
 def _out_schema(action_key) -> dict | None:
-    from ..errors import ConnectorError
-    from ..registry import get_action
-
     try:
         return get_action(action_key).out_schema
     except ConnectorError:
@@ -270,8 +268,6 @@ def scrubbed(error: dict, event) -> dict:
     """An event's error with the secrets of its completed steps' outputs and of its body masked: a later
     step's service may echo them, and that step's runtime does not know them (for the log line written
     before storing)."""
-    from ..redact import secret_values
-
     steps, event_id = event.steps, event.id
     redactor = Redactor()
     if event.secret_fields:

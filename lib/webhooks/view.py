@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime
 import json
 
-from ..errors import ConnectorError
-from ..redact import MASK, Redactor, redact_by_schema, secret_values
-from ..registry import get_action
-from .events import RETRYING, Event
-from .sealing import with_fields
+from jobs_connector.base.errors import ConnectorError
+from jobs_connector.base.redact import MASK, Redactor, redact_by_schema, secret_values
+from jobs_connector.component.registry import get_action
+from jobs_connector.webhooks.events import RETRYING, Event
+from jobs_connector.webhooks.sealing import with_fields
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from lib import registry
-from lib.services import SERVICES
+from jobs_connector.component import registry
+from jobs_connector.component.services import SERVICES
 
 # Our service name -> botocore's, where they differ (today they are all the same).
 BOTOCORE_SERVICE: dict[str, str] = {"iot-jobs-data": "iot-jobs-data", "panorama": "panorama",
@@ -17,7 +17,7 @@ BOTOCORE_SERVICE: dict[str, str] = {"iot-jobs-data": "iot-jobs-data", "panorama"
 
 def aws_action_keys() -> list[str]:
     """Every action of component.json whose service is signed with SigV4, in registry order; not the ones that
-    bind their own request (lib/binding.py: iot.WatchJobProgress is iot.DescribeJob underneath), which are
+    bind their own request (lib/http/binding.py: iot.WatchJobProgress is iot.DescribeJob underneath), which are
     no operation of the model."""
     return [key for key in registry.action_keys()
             if getattr(SERVICES.get(key.split(".", 1)[0]), "auth", None) == "sigv4"

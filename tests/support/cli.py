@@ -7,7 +7,7 @@ import json
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
-from lib.cli import main
+from jobs_connector.cli.main import main
 
 
 @dataclass

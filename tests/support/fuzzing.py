@@ -167,7 +167,7 @@ def wire_problems(action, body: dict, request, extra_headers: tuple = ()) -> lis
         if not _TOKEN.match(name):
             problems.append(f"a header name is not a token: {name[:40]!r}")
     if action.spec("BOUND_TO"):  # an action bound to one call sends that call's request
-        from lib.registry import get_action
+        from jobs_connector.component.registry import get_action
 
         action = get_action(action.spec("BOUND_TO"))
     raw = action.service.auth == "per-call"  # http.Request: the input names the path, query and headers

@@ -5,7 +5,8 @@
 - `sample_output(schema, secret=...)`: an answer with every documented field filled in, the fields marked
   `"x-secret"` carrying the values `secret(path)` plants, so a test can look for them afterwards.
 
-Every value is checked with the connector's own validator (lib.reference_validation), so a pattern that the simple
+Every value is checked with the connector's own validator (jobs_connector.validation.reference), so a pattern that
+the simple
 candidates below cannot satisfy fails loudly here instead of producing an input the action refuses.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from lib.reference_validation import validator_for
+from jobs_connector.validation.reference import validator_for
 
 # Tried in order for a string, each also padded to minLength; the first one the schema accepts wins.
 _STRING_CANDIDATES = (

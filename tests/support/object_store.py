@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lib.sailor.crypto import MessageCipher
+from jobs_connector.sailor.crypto import MessageCipher
 from tests.support.loopback import LoopbackServer, Reply
 
 STORE_TOKEN = "test-object-storage-token-not-real"

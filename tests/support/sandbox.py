@@ -1,5 +1,5 @@
 """Helpers for tests against the sandbox over real HTTP: start one (always stopped), point the client
-environment at it, and send requests signed with lib.signing.SigV4 or a bearer token."""
+environment at it, and send requests signed with jobs_connector.auth.sigv4.SigV4 or a bearer token."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 
-from lib.credentials import AwsCredentials
-from lib.sandbox import DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, SANDBOX_TOKEN, Sandbox
-from lib.signing import SigV4
+from jobs_connector.auth.keys import AwsCredentials
+from jobs_connector.auth.sigv4 import SigV4
+from jobs_connector.sandbox import DEFAULT_REGION, SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY, SANDBOX_TOKEN, Sandbox
 
 
 class FakeClock:

@@ -20,8 +20,8 @@ from functools import cache
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from lib.reference_validation import validator_for
-from lib.rules import compiled_pattern
+from jobs_connector.validation.reference import validator_for
+from jobs_connector.validation.rules import compiled_pattern
 
 # Unicode text without control, format, surrogate, private-use or unassigned characters.
 PRINTABLE = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn"))

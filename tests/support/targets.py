@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from lib.registry import Action, action_keys, get_action
+from jobs_connector.component.registry import Action, action_keys, get_action
 from tests.support.cli import CliResult, run_cli
 
 FAKE_TOKEN = "test-api-token-not-real-0000"

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from lib.webhooks import flows as flows_module
-from lib.webhooks.queue import Queue
-from lib.webhooks.service import Service, Settings
-from lib.webhooks.signature import sign
+from jobs_connector.webhooks import flows as flows_module
+from jobs_connector.webhooks.lifecycle import Service, Settings
+from jobs_connector.webhooks.signatures.jobs_hmac import sign
+from jobs_connector.webhooks.store.queue import Queue
 from tests.support.rawhttp import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,0 +1,123 @@
+"""`jobs-connector serve`: receive signed webhooks, store them durably, and run their flows.
+
+  jobs-connector serve --flows flows.yaml                       # web + workers, SQLite queue file
+  jobs-connector serve --flows flows.yaml --queue redis://redis:6379/0 --web-only
+  jobs-connector serve --flows flows.yaml --queue redis://redis:6379/0 --worker-only --workers 8
+  jobs-connector serve --flows flows.yaml --worker-processes 2     # web here, workers in 2 processes
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from jobs_connector.base.errors import ConfigurationError
+from jobs_connector.base.log_repeats import RepeatFilter
+from jobs_connector.webhooks import flows as flows_module
+from jobs_connector.webhooks.lifecycle import Service, Settings
+from jobs_connector.webhooks.processes import INDEX_ENV, WorkerProcesses, child_command
+from jobs_connector.webhooks.store.queue import QUEUE_ENV, Queue, queue_url, shown_url
+
+# Worker threads per process, more than one a core: a thread waiting for a service's answer (tens of
+# milliseconds from a real one) or for the queue's write lock leaves the core to another.
+DEFAULT_WORKERS = 4
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise ValueError(text)
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_arguments(parser) -> None:
+    parser.description = __doc__.split("\n\n")[0]
+    parser.add_argument("--flows", required=True, metavar="FILE", help="the flows file (YAML or JSON)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks a free one)")
+    parser.add_argument("--queue", metavar="URL",
+                        help=f"sqlite:///PATH or redis://HOST:PORT/DB (default ${QUEUE_ENV}, "
+                             "else sqlite:///jobs-connector.db)")
+    parser.add_argument("--workers", type=_positive(int), default=DEFAULT_WORKERS,
+                        help=f"worker threads (default {DEFAULT_WORKERS}; of each worker process with "
+                             "--worker-processes)")
+    parser.add_argument("--worker-processes", type=_positive(int), metavar="N",
+                        help="run the workers in N processes of their own, started and kept running by this "
+                             "one (one interpreter uses one core at a time); default: threads of this process")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--web-only", action="store_true", help="only receive webhooks (workers run elsewhere)")
+    role.add_argument("--worker-only", action="store_true", help="only run flows (no HTTP server)")
+    parser.add_argument("--max-body", type=_positive(int), default=1024 * 1024, metavar="BYTES",
+                        help="largest accepted body (default 1 MiB; larger ones get 413)")
+    parser.add_argument("--replay-window", type=_positive(float), default=300.0, metavar="SECONDS",
+                        help="how far a signature timestamp may be from now (default 300)")
+    parser.add_argument("--lease", type=_positive(float), default=30.0, metavar="SECONDS",
+                        help="a running event is taken over this long after its worker stops renewing it (default 30)")
+    parser.add_argument("--sweep-interval", type=_positive(float), default=5.0, metavar="SECONDS",
+                        help="how often a worker looks for abandoned or lost events (default 5)")
+    parser.add_argument("--shutdown-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
+                        help="on SIGTERM, how long running steps may take to finish (default 30)")
+    parser.add_argument("--threads", type=_positive(int), default=8,
+                        help="threads answering webhook requests (default 8; more requests share one commit)")
+    parser.add_argument("--store-timeout", type=_positive(float), default=5.0, metavar="SECONDS",
+                        help="how long accepting an event may wait for a busy store before answering 503 (default 5)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+def _process_name() -> str:
+    """' [worker process N]' in a worker process started by serve --worker-processes, for its log lines."""
+    index = os.environ.get(INDEX_ENV, "")
+    return f" [worker process {index}]" if index.isdigit() else ""
+
+
+def configure_logging(level: str, where: str = "") -> None:
+    """Log lines on stderr; `where` names the worker process that writes them (see _process_name)."""
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format=f"%(asctime)s %(levelname)s %(name)s{where}: %(message)s")
+    logging.getLogger("jobs_connector").setLevel(level)
+    for handler in logging.getLogger().handlers:  # a lost store must not flood the log
+        handler.addFilter(RepeatFilter())
+
+
+def main(args) -> int:
+    if args.worker_processes and args.web_only:
+        raise ConfigurationError("--worker-processes starts workers, which --web-only leaves out: give one of them",
+                                 field="worker-processes", rule="conflict")
+    web = not args.worker_only
+    flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
+    where = _process_name()
+    configure_logging(args.log_level, where)
+    processes = None
+    settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web,
+                        work=not args.web_only and not args.worker_processes,
+                        max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
+                        sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
+                        threads=args.threads, store_timeout=args.store_timeout)
+    queue = Queue(queue_url(args.queue), store_timeout=args.store_timeout)
+    if queue.kind == "redis":
+        try:
+            queue.store.ping()
+        except Exception as exc:  # one clear line and exit 2, not a consumer logging tracebacks for ever
+            queue.close()
+            raise ConfigurationError(f"cannot reach Redis at {shown_url(queue.url)}: {type(exc).__name__}: "
+                                     f"{str(exc)[:200]}") from None
+        queue.store.warn_if_not_durable()
+
+    if args.worker_processes:
+        command = child_command(args.flows, workers=args.workers, lease=args.lease,
+                                sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
+                                store_timeout=args.store_timeout, log_level=args.log_level)
+        # The queue URL, which may hold a password, goes by the environment: never on a command line.
+        processes = WorkerProcesses(command, args.worker_processes, {**os.environ, QUEUE_ENV: queue.url})
+
+    def announce(line: str) -> None:
+        # One write per line: worker processes share serve's stderr, and print() writes the line and its
+        # newline apart (unbuffered), which lets two processes' lines run together.
+        sys.stderr.write(f"{where.strip()} {line}\n" if where else f"{line}\n")
+        sys.stderr.flush()
+
+    return Service(flows, queue, settings, announce=announce, processes=processes).run()

@@ -1,0 +1,165 @@
+"""Running `serve`: the intake server, the huey consumer with its workers, or both, and a graceful stop.
+
+On SIGTERM or SIGINT: the server stops accepting and answers the requests it is handling; the workers
+take no new event, finish the step they are running and hand their event back to the queue (the
+completed steps are recorded, so it resumes there), waiting at most the shutdown timeout; an event
+whose step is still running then is handed back too. Nothing is lost: an event is in the store before
+it is acknowledged, and a worker killed outright (`kill -9`) leaves a lease that expires, after which
+another worker's sweeper takes the event over. With worker processes (lib/webhooks/processes.py) the
+children stop the same way, after the intake.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+from jobs_connector.base.errors import ConfigurationError
+from jobs_connector.webhooks.flows import Flows
+from jobs_connector.webhooks.intake.handler import Intake
+from jobs_connector.webhooks.intake.waitress_server import IntakeServer
+from jobs_connector.webhooks.intake.wsgi import IntakeApp
+from jobs_connector.webhooks.poll import Poller
+from jobs_connector.webhooks.processes import WorkerProcesses, parent_gone, say_ready
+from jobs_connector.webhooks.store.queue import Queue, shown_url
+from jobs_connector.webhooks.worker import Worker
+
+log = logging.getLogger("jobs_connector.webhooks")
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    web: bool = True
+    work: bool = True
+    max_body: int = 1024 * 1024
+    tolerance: float = 300.0
+    lease: float = 30.0
+    sweep_interval: float = 5.0
+    shutdown_timeout: float = 30.0
+    threads: int = 8  # the intake's request threads (waitress)
+    store_timeout: float = 5.0  # how long accepting an event may wait for a busy store before a 503
+
+
+class Service:
+    def __init__(self, flows: Flows, queue: Queue, settings: Settings, *, announce=print, runtime=None,
+                 install_signals: bool = True, processes: WorkerProcesses | None = None):
+        """`processes`: worker processes to start and keep running (then settings.work is usually False)."""
+        self.flows, self.queue, self.settings = flows, queue, settings
+        self.processes = processes
+        self.exit_code = 0
+        self.announce, self.runtime, self.install_signals = announce, runtime, install_signals
+        self._previous_handlers: dict = {}
+        self.stop_requested = threading.Event()
+        self.server: IntakeServer | None = None
+        self.worker: Worker | None = None
+        self.consumer = None
+        self.poller = None
+
+    def start(self) -> None:
+        s = self.settings
+        # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
+        intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
+        if intake is not None and self.processes:
+            intake.worker_processes = self.processes.status  # /healthz counts them
+        if s.work:
+            self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
+                                 sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
+            # Polling for SQLite (no blocking pop); Redis blocks on the list, so polling settings matter less.
+            self.consumer = self.queue.huey.create_consumer(
+                workers=s.workers, worker_type="thread", periodic=False, initial_delay=0.05, backoff=1.5,
+                max_delay=0.5, scheduler_interval=1, check_worker_health=True, shutdown_timeout=s.shutdown_timeout)
+            self._previous_handlers = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+            self.consumer.start()  # installs huey's signal handlers; ours replace them below
+            self.worker.start_background()
+            self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
+            say_ready()  # a worker process tells the serve that started it (nothing otherwise)
+        if intake is not None:
+            self._start_poller()
+            try:
+                self.server = IntakeServer((s.host, s.port), IntakeApp(intake), threads=s.threads,
+                                           max_body=s.max_body)
+            except OSError as exc:  # a port in use, an address not on this machine: one clear line, exit 2
+                raise ConfigurationError(f"cannot listen on {s.host}:{s.port}: {exc.strerror or exc}",
+                                         field="port", rule="listen") from None
+            threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
+            self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
+        if self.processes:  # once the intake has its port: a port in use starts no children
+            self.processes.start()
+            self.announce(f"worker processes: {len(self.processes.slots)} of {s.workers} workers each "
+                          f"(pids {', '.join(map(str, self.processes.pids()))}) on {shown_url(self.queue.url)}")
+        if self.install_signals:
+            # Our handlers replace the ones huey's consumer installed: one graceful path for both signals.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._on_signal)
+        else:  # embedded (tests): leave the host's handlers as they were
+            for signum, handler in self._previous_handlers.items():
+                signal.signal(signum, handler)
+
+    def _start_poller(self) -> None:
+        """Flows that start from a polling trigger (lib/webhooks/poll.py): their items join the queue."""
+        poller = Poller(self.flows, self.queue, runtime=self.runtime)
+        if poller:
+            self.poller = poller
+            poller.start()
+            self.announce(f"polling: {', '.join(f'{f.name} every {f.trigger.every:g}s' for f in poller.flows)}")
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_requested.set()
+
+    def wait(self) -> None:
+        next_check = time.monotonic() + 10
+        while not self.stop_requested.wait(0.2):
+            if self.consumer and time.monotonic() >= next_check:
+                self.consumer.check_worker_health()
+                next_check = time.monotonic() + 10
+            if self.processes:
+                problem = self.processes.check()
+                if problem:
+                    log.error("stopping: %s", problem)
+                    self.exit_code = 1
+                    return
+            if parent_gone():  # a worker process whose serve died: stop as on SIGTERM
+                log.warning("the serve process that started this worker process is gone; stopping")
+                return
+
+    def stop(self) -> None:
+        s = self.settings
+        if self.poller:  # first: no new events while the rest shuts down
+            self.poller.stop(timeout=s.shutdown_timeout)
+        if self.server:
+            if not self.server.drain(timeout=10):
+                log.warning("stopped with requests still unanswered (their senders will retry)")
+            self.server.server_close()
+        if self.processes:  # after the intake: no new events; each child hands its events back
+            grace = s.shutdown_timeout + 10  # their own shutdown timeout, and a margin to exit
+            killed = self.processes.stop(timeout=grace)
+            if killed:
+                log.warning("killed worker process(es) %s, still running %.0fs after SIGTERM (their events are "
+                            "taken over when their leases end)", ", ".join(map(str, killed)), grace)
+        if self.worker and self.consumer:
+            self.worker.stopping.set()
+            self.consumer.stop(graceful=True)
+            released = self.worker.release_inflight()
+            if released:
+                log.warning("handed %d running event(s) back to the queue after %.0fs", released, s.shutdown_timeout)
+            self.worker.stop_background()
+        self.queue.close()
+        self.announce("stopped")
+
+    def run(self) -> int:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # whatever had started (workers, the poller) stops before the error is shown
+            raise
+        try:
+            self.wait()
+        finally:
+            self.stop()
+        return self.exit_code

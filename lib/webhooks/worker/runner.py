@@ -1,0 +1,133 @@
+"""The Worker: takes a task off the queue, claims its event (queued/retrying -> running, with a lease and a
+claim token: a duplicate task, or a second worker, finds it claimed and does nothing; with SQLite the claim
+is written in the transaction that takes the task), and runs it through the step loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+
+from jobs_connector.runtime import Runtime
+from jobs_connector.webhooks.events import DEAD, RUNNING, WAITING, Event
+from jobs_connector.webhooks.flows import Flows
+from jobs_connector.webhooks.store.queue import Queue
+from jobs_connector.webhooks.worker.inflight import InFlight
+from jobs_connector.webhooks.worker.leases import Leases
+from jobs_connector.webhooks.worker.outcomes import Outcomes
+from jobs_connector.webhooks.worker.steps import StepLoop
+
+log = logging.getLogger("jobs_connector.webhooks")
+EARLY_TOLERANCE = 1.0  # seconds: clocks of different machines may disagree a little
+
+
+class Worker:
+    def __init__(self, flows: Flows, queue: Queue, *, runtime: Runtime | None = None, lease: float = 30.0,
+                 sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time):
+        self.flows, self.queue, self.store = flows, queue, queue.store
+        self.runtime = runtime or Runtime()
+        self.lease, self.sweep_interval, self.grace = lease, sweep_interval, grace
+        self.stopping = threading.Event()  # no new events or steps; hand events back between steps
+        self.inflight = InFlight()
+        self.outcomes = Outcomes(flows, queue, clock)
+        self.steps = StepLoop(self.store, self.runtime, self.outcomes, self.inflight, lease=lease, clock=clock,
+                              stopping=self.stopping)
+        self.leases = Leases(flows, queue, self.inflight, lease=lease, sweep_interval=sweep_interval, grace=grace,
+                             clock=clock, stopping=self.stopping)
+        self.clock = clock
+        self._claimed = threading.local()  # the event this thread claimed as it took its task (SQLite)
+        queue.handler = self.process
+        if hasattr(queue.huey.storage, "on_dequeue") and hasattr(self.store, "claim_in"):
+            # The name huey gives the task in its messages (its registry's, module included).
+            self._task_name = json.loads(queue.huey.serialize_task(queue.task.s("")))["name"]
+            queue.huey.storage.on_dequeue = self._claim_on_dequeue
+
+    @property
+    def clock(self):
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock) -> None:
+        """One clock for the worker and its parts (tests move it forward)."""
+        self._clock = clock
+        self.outcomes.clock = self.steps.clock = self.leases.clock = clock
+
+    # -- one event ----------------------------------------------------------------------------------
+
+    def _claim_on_dequeue(self, cur, data: bytes) -> None:
+        """Inside the transaction that takes a task off the SQLite queue: claim its event there, when it
+        can be claimed at once (process() then runs it without a write of its own); anything else is left
+        to process(). Lost in a power cut, the claim goes with the dequeue: the task is back."""
+        self._claimed.event = None
+        try:
+            task = json.loads(data)  # the JSON of lib/webhooks/store/queue.py's serializer
+            args = task.get("args") or ()
+            if task.get("eta") is None and task.get("name") == self._task_name and len(args) == 1:
+                self._claimed.event = self.store.claim_in(cur, args[0], self._take)
+        except Exception:  # never a reason to keep the task on the queue: process() claims it as before
+            log.exception("could not claim the event of a task as it was taken; claiming it on its own")
+            self._claimed.event = None
+
+    def _take(self, event: Event) -> bool:
+        """Make a waiting, due event this worker's (claim token, attempt, lease), unless stopping."""
+        now = self.clock()
+        if event.status not in WAITING or event.due_at > now + EARLY_TOLERANCE or self.stopping.is_set():
+            return False
+        event.status, event.claim = RUNNING, uuid.uuid4().hex
+        event.attempts += 1
+        event.lease_until = now + self.lease
+        event.updated_at = now
+        return True
+
+    def process(self, event_id: str) -> str:
+        """Run one event if it can be claimed; returns what happened (for logs and tests)."""
+        event, self._claimed.event = getattr(self._claimed, "event", None), None
+        if event is None or event.id != event_id:
+            event = self.store.get(event_id)
+            if event is None:
+                return "missing"
+            if event.status not in WAITING:
+                return "not-waiting"
+            if event.due_at > self.clock() + EARLY_TOLERANCE:
+                self.queue.dispatch(event.id, eta=event.due_at)
+                return "early"
+            if not self._take(event):  # stopping: this task was taken off the queue, put it back
+                self.queue.dispatch(event.id)
+                return "stopping"
+            # Not flushed: lost in a power cut, the claim only leaves the event queued again (the sweeper
+            # dispatches it); a step not safe to repeat is marked, flushed, before its request leaves.
+            if not self.store.save(event, flush=False):
+                return "claimed-elsewhere"
+        self.inflight.started(event.id, event.claim)
+        try:
+            return self.steps.run(event, self.flows.get(event.flow))
+        finally:
+            self.inflight.finished(event.id)
+
+    def release_inflight(self) -> int:
+        """After the shutdown timeout: hand back events whose step is still running (never lost); each
+        counts as an attempt, and one whose step is not safe to repeat ends dead (OutcomeUnknown)."""
+        claims, running = self.inflight.snapshot()
+        released = 0
+        for event_id, claim in claims.items():
+            event = self.store.get(event_id)
+            if event and event.status == RUNNING and event.claim == claim:
+                if self.outcomes.hand_back(event, running.get(event_id)) in ("released", DEAD):
+                    released += 1
+        return released
+
+    # -- the background duties (leases.py), here for serve's lifecycle -----------------------------------
+
+    def heartbeat(self) -> None:
+        self.leases.heartbeat()
+
+    def sweep(self) -> dict:
+        return self.leases.sweep()
+
+    def start_background(self) -> None:
+        self.leases.start_background()
+
+    def stop_background(self) -> None:
+        self.leases.stop_background()
