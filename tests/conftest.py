@@ -71,8 +71,27 @@ def no_sleep(monkeypatch):
     return waits
 
 
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its counts go to the controller, which prints them
+        workeroutput["generated_cases"] = dict(hypothesis_profiles.GENERATED_CASES)
+        workeroutput["fuzz_examples"] = dict(hypothesis_profiles.FUZZ_EXAMPLES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    hypothesis_profiles.GENERATED_CASES.update(output.get("generated_cases", {}))
+    hypothesis_profiles.FUZZ_EXAMPLES.update(output.get("fuzz_examples", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
-    """How many generated cases the property-based conformance tests ran (for the closing notes)."""
+    """How many generated cases the property-based conformance tests and the fuzz tests ran (for the closing
+    notes)."""
+    fuzz = hypothesis_profiles.FUZZ_EXAMPLES
+    if fuzz:
+        terminalreporter.write_sep("-", f"fuzz examples run: {sum(fuzz.values())} "
+                                        f"({', '.join(f'{kind}: {n}' for kind, n in sorted(fuzz.items()))})")
     counts = hypothesis_profiles.GENERATED_CASES
     if counts:
         terminalreporter.write_sep("-", f"generated conformance cases: {sum(counts.values())}")

@@ -22,5 +22,7 @@ def conformance_settings() -> settings:
     return settings.get_profile("long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "conformance")
 
 
-# kind of check -> number of generated cases run (printed by conftest.py at the end of the session)
+# kind of check -> number of generated cases run, and the fuzz examples run (printed by conftest.py at the end of
+# the session; each xdist worker hands its counts to the controller)
 GENERATED_CASES: Counter = Counter()
+FUZZ_EXAMPLES: Counter = Counter()

@@ -37,6 +37,7 @@ from tests.support.fuzzing import (
     wire_problems,
     with_value,
 )
+from tests.support.hypothesis_profiles import FUZZ_EXAMPLES
 from tests.support.inputs import accepts, full_input, input_for, last_page, sample_output
 from tests.support.rawhttp import RawServer, Respond
 from tests.support.targets import all_actions, config_for
@@ -50,19 +51,7 @@ ACTIONS = all_actions()
 WIRE_RULES = ("finite", "unicode", "depth", "integer-range", "key-type", "header-value")
 INJECTIONS = ("x\r\nX-Injected: 1", "../../etc/passwd", "%2e%2e", "..", "a&b=c#d?e", "\ud800", "\x00", "😀",
               "A" * 5000)
-RUN: Counter = Counter()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report_examples(request):
-    yield
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter and capture and RUN:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            reporter.write_line(f"fuzz examples run: {sum(RUN.values())} over {len(ACTIONS)} actions "
-                                f"({', '.join(f'{kind}: {n}' for kind, n in sorted(RUN.items()))})")
+RUN = FUZZ_EXAMPLES  # printed with the action count by conftest.py
 
 
 @pytest.fixture
