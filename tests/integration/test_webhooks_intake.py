@@ -150,11 +150,11 @@ def chunked_post(web, body: bytes, chunk: int = 1000) -> int:
     conn.putrequest("POST", "/hooks/device-status")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.putheader("X-Jobs-Signature", sign(HOOK_SECRET, body))
-    conn.endheaders()
-    for i in range(0, len(body), chunk):
-        part = body[i:i + chunk]
-        conn.send(b"%x\r\n%s\r\n" % (len(part), part))
-    conn.send(b"0\r\n\r\n")
+    # The chunks in one write: a server that answers 413 once the bound is passed and closes may otherwise
+    # reset the connection under a sender still writing, before the answer is read (seen under load).
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + chunk]), body[i:i + chunk])
+                      for i in range(0, len(body), chunk))
+    conn.endheaders(chunks + b"0\r\n\r\n")
     status = conn.getresponse().status
     conn.close()
     return status
