@@ -104,13 +104,14 @@ def _input_candidates(action_key: str | None, typed: str) -> list[str]:
     if not action_key:
         return []
     try:
-        schema = get_action(action_key).in_schema
+        action = get_action(action_key)
     except BadInput:
         return []
-    if typed == "":
-        from jobs_connector.cli.skeleton import placeholder
+    from jobs_connector.cli.skeleton import skeleton
 
-        required = {name: placeholder(schema["properties"][name]) for name in schema.get("required", [])}
+    schema, filled = action.in_schema, skeleton(action)  # placeholders within each field's rules
+    if typed == "":
+        required = {name: filled[name] for name in schema.get("required", []) if name in filled}
         return [json.dumps(required)]  # quoted by the caller when no quote is open
     match = re.search(r'(?:^\{|,)\s*"([^"]*)$', typed)
     if not match:
@@ -122,10 +123,8 @@ def _input_candidates(action_key: str | None, typed: str) -> list[str]:
     if len(names) == 1:
         # A lone match would make readline close the open quote behind it (no complete/compopt option stops
         # that), ending the JSON text; a second candidate, the field with its placeholder, keeps it open.
-        from jobs_connector.cli.skeleton import placeholder
-
         name = names[0]
-        return [f'{stem}{name}": ', f'{stem}{name}": {json.dumps(placeholder(properties[name]))}']
+        return [f'{stem}{name}": ', f'{stem}{name}": {json.dumps(filled.get(name, ""))}']
     return [f'{stem}{name}": ' for name in names]
 
 

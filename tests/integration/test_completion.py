@@ -49,7 +49,8 @@ def test_subcommands_in_their_own_modules_complete_their_own_flags():
 def test_input_offers_the_required_fields_then_the_field_names():
     required, = words("jobs-connector run iot-jobs-data.UpdateJobExecution --input ")
     assert required.startswith("'") and required.endswith("'")
-    assert json.loads(required[1:-1]) == {"jobId": "", "thingName": "", "status": "QUEUED"}
+    # the required fields, each placeholder within its rules (the example's values: a skeleton's)
+    assert json.loads(required[1:-1]) == {"jobId": "demo-job-1", "thingName": "demo-thing", "status": "SUCCEEDED"}
     open_object = words("""jobs-connector run iot-jobs-data.UpdateJobExecution --input '{"thingName": "x", "s""")
     assert open_object == ['{"thingName": "x", "status": ', '{"thingName": "x", "statusDetails": ',
                            '{"thingName": "x", "stepTimeoutInMinutes": ']
@@ -58,7 +59,7 @@ def test_input_offers_the_required_fields_then_the_field_names():
     assert len(used) == 8  # the other eight fields
     # one match comes with its placeholder too, so readline keeps the quote open behind the common prefix
     assert words("""jobs-connector run iot-jobs-data.UpdateJobExecution --input '{"th""") == [
-        '{"thingName": ', '{"thingName": ""']
+        '{"thingName": ', '{"thingName": "demo-thing"']
 
 
 def test_the_shell_splitting_keeps_an_open_quote():
