@@ -180,7 +180,7 @@ class Runtime:
                 exc.args = (exc.message,)
             raise
         except NetworkError as exc:
-            if retired_on and exc.code in ("dns", "refused", "connect-timeout"):
+            if retired_on and exc.code in ("dns", "refused", "unreachable", "connect-timeout"):
                 host = urlsplit(request.url).hostname
                 retired = ServiceRetired(
                     f"{service.name} was retired by AWS on {retired_on}: its endpoint {host} "

@@ -161,8 +161,14 @@ def candidates(line: str, parser: argparse.ArgumentParser) -> tuple[list[str], b
     positionals = _positionals(command)
     if filled < len(positionals):
         wanted = positionals[filled]
-        if wanted.dest == "action":
-            return [k for k in action_keys() if k.startswith(typed)], True
+        if wanted.dest in ("action", "trigger"):
+            from jobs_connector.component.registry import component
+
+            triggers = list(component().get("triggers", {}))
+            keys = {"action": action_keys(), "trigger": triggers}[wanted.dest]
+            if words[0] == "describe":  # describe shows either
+                keys = [*keys, *triggers]
+            return [k for k in keys if k.startswith(typed)], True
         if wanted.choices:
             return [c for c in wanted.choices if c.startswith(typed)], True
     return [], True

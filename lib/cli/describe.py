@@ -179,3 +179,42 @@ def columns(items, width: int, indent: str = "", gap: int = 2) -> list[str]:
             parts = [(c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, [*widths, last], strict=True)]
             out.append((indent + (" " * gap).join(parts)).rstrip())
     return out
+
+
+# -- triggers: `describe TRIGGER` ----------------------------------------------------------------------------
+
+def trigger_summary(trigger) -> dict:
+    """What `describe` says of a polling trigger (`describe TRIGGER --json`)."""
+    schema = trigger.config_schema
+    required = set(schema["required"])
+    fields = trigger.entry.get("fields", {})
+    out = {"trigger": trigger.key, "title": trigger.title, "description": trigger.description,
+           "service": trigger.service_name}
+    if trigger.deprecated:
+        out["deprecated"] = trigger.deprecated
+    out["config"] = [{"field": name, "type": type_of(rule), "required": name in required, "rules": constraints(rule),
+                      "description": (fields.get(name) or {}).get("note") or rule.get("description", "")}
+                     for name, rule in schema["properties"].items()]
+    out["outputs"] = [dict(zip(("field", "type", "rules", "description"), (r[0], r[1], r[3], r[4]), strict=True))
+                      for r in rows(trigger.out_schema)]
+    example = getattr(trigger.module, "EXAMPLE_CONFIG", None)
+    if example is not None:
+        out["example_config"] = example
+    return out
+
+
+def render_trigger(trigger, width: int | None = None) -> str:
+    width = max(width or shutil.get_terminal_size((100, 24)).columns, 60)
+    info = trigger_summary(trigger)
+    lines = [f"{info['trigger']} — {info['title']} (polling trigger)"]
+    if info.get("deprecated"):
+        lines += _wrap(f"DEPRECATED: {info['deprecated']}", width)
+    lines += _wrap(info["description"], width) + ["", "Config (* required; also credentials, as for run):"]
+    lines += columns([(("* " if r["required"] else "  ") + r["field"], r["type"], r["rules"], r["description"])
+                      for r in info["config"]], width)
+    lines += ["", "Each message:"]
+    lines += columns([("  " + r["field"], r["type"], r["rules"], r["description"]) for r in info["outputs"]]
+                     or [("  (empty object)",)], width)
+    config = json.dumps(info.get("example_config", {}))
+    lines += ["", "Run it:", f"  jobs-connector watch {info['trigger']} --config '{config}' --state FILE --every 30s"]
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""The local runner: `jobs-connector list | describe | run | sandbox | serve | events | ipaas`.
+"""The local runner: `jobs-connector list | describe | run | watch | sandbox | serve | events | ipaas | docs |
+completion`.
 
 Each emitted message body is one JSON line on stdout; errors and progress go to stderr.
 Exit codes: 0 ok, 2 bad input or configuration (nothing sent), 3 the service rejected the request,
@@ -45,6 +46,9 @@ def _config(args) -> dict:
     cfg = _read_json_arg(args.config, "config") if args.config else {}
     if not isinstance(cfg, dict):
         raise BadInput("config must be a JSON object", field="config", rule="type")
+    from jobs_connector.cli.config_keys import check_config_keys
+
+    check_config_keys(cfg)  # a misspelt key would be ignored: refused, with the key it resembles
     for name in ("region", "endpoint", "profile"):
         value = getattr(args, name)
         if value:
@@ -89,22 +93,39 @@ class Progress:
 def cmd_list(args) -> int:
     from jobs_connector.component.registry import component
 
-    actions = component()["actions"]
+    actions, triggers = component()["actions"], component().get("triggers", {})
     if args.json:
         print(json.dumps([{"action": k, "title": v.get("title"), "deprecated": v.get("deprecated")}
-                          for k, v in actions.items()]))
+                          for k, v in actions.items()]
+                         + [{"trigger": k, "title": v.get("title"), "deprecated": v.get("deprecated")}
+                            for k, v in triggers.items()]))
         return 0
-    width = max(map(len, actions))
+    width = max(map(len, [*actions, *triggers]))
     for key, entry in actions.items():
         flag = "  [deprecated]" if entry.get("deprecated") else ""
         print(f"{key:<{width}}  {entry.get('title', '')}{flag}")
+    if triggers:
+        print("\nPolling triggers (jobs-connector watch TRIGGER; describe TRIGGER for its config):")
+        for key, entry in triggers.items():
+            flag = "  [deprecated]" if entry.get("deprecated") else ""
+            print(f"{key:<{width}}  {entry.get('title', '')}{flag}")
     return 0
 
 
 def cmd_describe(args) -> int:
     from jobs_connector.cli import describe
-    from jobs_connector.component.registry import get_action
+    from jobs_connector.component.registry import component, get_action
 
+    if args.action in component().get("triggers", {}) and args.action not in component()["actions"]:
+        from jobs_connector.triggers.trigger import get_trigger
+
+        trigger = get_trigger(args.action)
+        if args.skeleton:
+            raise BadInput(f"{args.action} is a trigger: its config is shown by `describe {args.action}`; "
+                           "--skeleton is for actions", field="--skeleton", rule="action-only")
+        print(json.dumps(describe.trigger_summary(trigger), indent=2) if args.json
+              else describe.render_trigger(trigger))
+        return 0
     action = get_action(args.action)
     if args.skeleton:
         from jobs_connector.cli import skeleton
@@ -116,13 +137,18 @@ def cmd_describe(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from jobs_connector.cli import aws_habits
     from jobs_connector.cli.hints import paging_flag_warnings
     from jobs_connector.cli.output import compile_query, formatter
     from jobs_connector.component.registry import get_action
     from jobs_connector.runtime import Runtime
 
     startup.resume()  # every module of a call is loaded
-    query, show = compile_query(args.query), formatter(args.output)
+    aws_habits.apply(args)  # --cli-input-json, --no-paginate: as run's own flags
+    if args.generate_cli_skeleton:
+        return aws_habits.print_skeleton(args)
+    operation = args.action.split(".", 1)[-1]  # a table's title, as the AWS CLI's
+    query, show = compile_query(args.query), formatter(args.output, operation)
     if args.each or args.concurrency != 1:  # batch mode: lib/cli/batch.py
         from jobs_connector.cli import batch
 
@@ -147,7 +173,11 @@ def cmd_run(args) -> int:
         for message in runtime.run(args.action, body, cfg, trace=trace, progress=progress,
                                    page_limit=progress.page_limit, warn=warn):
             progress.close_line()
-            out.write(show(query(message)))
+            text = show(query(message))
+            if not text and args.query:  # a table of nothing draws nothing, as in the AWS CLI: say why
+                print(f"note: --query {args.query!r} gives nothing (null or empty) for this answer",
+                      file=sys.stderr, flush=True)
+            out.write(text)
             out.flush()
     finally:
         progress.close_line()
@@ -169,6 +199,12 @@ class VersionAction(argparse.Action):
         parser.exit()
 
 
+def _aws_arguments(parser) -> None:
+    from jobs_connector.cli.aws_habits import add_arguments
+
+    add_arguments(parser)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole command tree; for `command` "run", only the run subcommand's (the cold path of a call
     need not build the others)."""
@@ -182,8 +218,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="as JSON")
         p.set_defaults(func=cmd_list)
 
-        p = sub.add_parser("describe", help="an action's inputs, outputs and an example")
-        p.add_argument("action")
+        p = sub.add_parser("describe", help="an action's inputs, outputs and an example (or a trigger's config)")
+        p.add_argument("action", metavar="ACTION|TRIGGER")
         p.add_argument("--json", action="store_true", help="as JSON")
         p.add_argument("--skeleton", action="store_true",
                        help="print an input with every field and a placeholder, ready to fill (valid JSON)")
@@ -194,7 +230,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", default="{}", help="the message body: JSON, @file or - for stdin")
     p.add_argument("--config", "-c", help="step config (credentials, endpoints): JSON, @file or -")
     p.add_argument("--region", help="AWS region (else AWS_REGION / AWS_DEFAULT_REGION / the profile)")
-    p.add_argument("--endpoint", help="AWS endpoint override (else AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL)")
+    p.add_argument("--endpoint", "--endpoint-url", dest="endpoint",
+                   help="AWS endpoint override (else AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL)")
     p.add_argument("--profile", help="AWS profile (else AWS_PROFILE)")
     p.add_argument("--emit", choices=("fetchAll", "fetchPage", "emitIndividually"),
                    help="list actions: all pages in one message (default), one page, or one message per item")
@@ -202,12 +239,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="[CONNECT,]READ",
                    help="seconds to wait for a connection and for the answer (default 5,30; longer for waiting "
                         "actions such as embedthis.WaitForTemplate)")
-    p.add_argument("--verbose", "-v", action="store_true", help="log requests and answers on stderr, secrets redacted")
+    p.add_argument("--verbose", "-v", "--debug", dest="verbose", action="store_true",
+                   help="log requests and answers on stderr, secrets redacted")
     p.add_argument("--dry-run", action="store_true", help="print the signed request, secrets redacted; send nothing")
     p.add_argument("--query", "-q", metavar="EXPR", help="a JMESPath expression applied to each emitted body")
     p.add_argument("--output", "-o", choices=("json", "table", "text"), default="json",
                    help="json lines (default), a table, or the AWS CLI's tab-separated text")
     batch_arguments(p)
+    _aws_arguments(p)
     p.set_defaults(func=cmd_run)
 
     for name, (module, help_text) in EXTENSIONS.items() if others else ():
@@ -246,6 +285,21 @@ def _missing_extra(exc: ModuleNotFoundError, name: str) -> int:
     return EXIT_USAGE
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """parse_args, but an unknown flag is refused with its subcommand's usage (not the top level's) and the
+    flag it resembles."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        target = subparsers.choices.get(getattr(args, "command", None), parser)
+        import difflib
+
+        flags = [o for action in target._actions for o in action.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(extra[0].split("=", 1)[0], flags, n=1, cutoff=0.6)
+        target.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the process's own command line: start up without the collector (lib/cli/startup.py)
         startup.pause()
@@ -254,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         # Handed over untouched: argparse's REMAINDER drops options that come first ('sandbox --port 0').
         args = argparse.Namespace(func=None, extension=EXTENSIONS[argv[0]][0], command=argv[0], rest=argv[1:])
     else:
-        args = build_parser(argv[0] if argv else None).parse_args(argv)
+        args = _parse(build_parser(argv[0] if argv else None), argv)
     if args.func not in (cmd_run, None):  # those two resume it once they have loaded what they need
         startup.resume()
     try:

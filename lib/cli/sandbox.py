@@ -15,8 +15,9 @@ from jobs_connector.sandbox.state import StateFileError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Run a local, stateful emulator of the five APIs (IoT Jobs data plane, Panorama, "
-                          "CodePipeline third-party jobs, SpaceONE jobs, EmbedThis clouds) on 127.0.0.1. "
+    parser.description = ("Run a local, stateful emulator of the five APIs (IoT Jobs: the data plane and the "
+                          "jobs control plane iot.*; Panorama, CodePipeline third-party jobs, SpaceONE jobs, "
+                          "EmbedThis clouds) on 127.0.0.1. "
                           "It prints the environment a client needs; stop it with Ctrl-C.")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free port)")

@@ -71,15 +71,17 @@ def loads_strict(text: str | bytes):
 
 
 def read_json_argument(value: str, what: str, stdin=None):
-    """The JSON of a `--input` / `--config` value: inline, @file, or - (standard input)."""
+    """The JSON of a `--input` / `--config` value: inline, @file (or file://, fileb://), or - (standard input)."""
     if value == "-":
         source = f"{what} (stdin)"
         stream = stdin or sys.stdin
         text = _text(stream.buffer.read(MAX_BYTES + 1) if hasattr(stream, "buffer") else
                      stream.read(MAX_BYTES + 1).encode("utf-8", "surrogateescape"), what, source)
-    elif value.startswith("@"):
-        source = f"{what} file {value[1:]}"
-        text = _text(_read_file(value[1:], what, source), what, source)
+    elif value.startswith(("@", "file://", "fileb://")):
+        # @PATH, or the AWS CLI's file://PATH and fileb://PATH (the same here: JSON is read as UTF-8 bytes).
+        path = value[1:] if value.startswith("@") else os.path.expanduser(value.split("://", 1)[1])
+        source = f"{what} file {path}"
+        text = _text(_read_file(path, what, source), what, source)
     else:
         source, text = what, value
     try:

@@ -63,8 +63,20 @@ def _never_sent(exc: requests.RequestException) -> bool:
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = repr(exc)
         return any(mark in text for mark in ("NewConnectionError", "NameResolutionError", "Failed to resolve",
-                                             "Connection refused", "No route to host"))
+                                             "Connection refused", "No route to host", "Network is unreachable"))
     return False
+
+
+def _host_and_port(url: str) -> str:
+    """host:port of a URL for an error message (the port said even when it is the scheme's default)."""
+    parts = requests.utils.urlparse(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        port = None
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
 
 
 def _network_error(exc: requests.RequestException, url_host: str) -> NetworkError:
@@ -78,7 +90,9 @@ def _network_error(exc: requests.RequestException, url_host: str) -> NetworkErro
     elif "NameResolutionError" in text or "Failed to resolve" in text or "Name or service not known" in text:
         reason, kind = "the host name could not be resolved", "dns"
     elif "Connection refused" in text:
-        reason, kind = "the connection was refused", "refused"
+        reason, kind = "the connection was refused: nothing listens on that port", "refused"
+    elif "Network is unreachable" in text or "No route to host" in text:
+        reason, kind = "the network is unreachable (no route to the host)", "unreachable"
     elif isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         reason, kind = "the answer stopped half-way", "truncated"
     elif isinstance(exc, requests.exceptions.SSLError):
@@ -206,7 +220,7 @@ class Transport:
     def send(self, request: HttpRequest, auth, *, protocol: str, idempotent: bool,
              retry_unreachable: bool = True, observer=None, timeout: tuple[float, float] | None = None) -> Answer:
         started = self.monotonic()
-        host = requests.utils.urlparse(request.url).hostname or "?"
+        host = _host_and_port(request.url)
         attempt = 0
         while True:
             attempt += 1
@@ -230,7 +244,7 @@ class Transport:
                 error = _network_error(exc, host)
                 never_sent = _never_sent(exc)
                 may_retry = error.retryable and (idempotent or never_sent)
-                if error.code in ("dns", "refused", "connect-timeout") and not retry_unreachable:
+                if error.code in ("dns", "refused", "unreachable", "connect-timeout") and not retry_unreachable:
                     may_retry = False
                 if error.retryable and not idempotent and not never_sent:
                     error = _outcome_unknown(request, error)

@@ -118,7 +118,8 @@ class Sandbox:
         for service in CONNECTOR_SERVICES.values():
             if service.auth == "sigv4":
                 env[f"AWS_ENDPOINT_URL_{service.endpoint_env}"] = None
-        env["AWS_REGION"] = DEFAULT_REGION
+        # AWS_DEFAULT_REGION too: the AWS CLI v1 (and older SDKs) read only that one.
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = DEFAULT_REGION
         if self.credentials.source != "environment":
             env.update(AWS_ACCESS_KEY_ID=self.credentials.access_key,
                        AWS_SECRET_ACCESS_KEY=self.credentials.secret_key, AWS_SESSION_TOKEN=None)

@@ -15,10 +15,13 @@ SECRETS = (FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FAKE_SESSION_TOKEN)
 def test_list_shows_every_action():
     result = run_cli("list")
     assert result.code == 0
-    listed = [line.split()[0] for line in result.stdout.splitlines()]
+    actions_part, triggers_part = result.stdout.split("\n\n", 1)
+    listed = [line.split()[0] for line in actions_part.splitlines()]
     assert listed == list(component()["actions"])
+    assert [line.split()[0] for line in triggers_part.splitlines()[1:]] == list(component()["triggers"])
     as_json = json.loads(run_cli("list", "--json").stdout)
-    assert [a["action"] for a in as_json] == listed
+    assert [a["action"] for a in as_json if "action" in a] == listed
+    assert [t["trigger"] for t in as_json if "trigger" in t] == list(component()["triggers"])
 
 
 def test_describe_shows_inputs_rules_outputs_and_example(monkeypatch):
