@@ -97,3 +97,14 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", f"generated conformance cases: {sum(counts.values())}")
         for kind, count in sorted(counts.items()):
             terminalreporter.write_line(f"{count:6d}  {kind}")
+
+
+def pytest_sessionstart(session):
+    """Say first which system programs the suite needs and this machine lacks (tests/support/system_needs.py):
+    their tests skip, and the line says how to install them. Written even under -q (the default)."""
+    from tests.support.system_needs import missing, report
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for line in report(missing()):
+        if reporter is not None:
+            reporter.write_line(line, yellow=True)

@@ -19,7 +19,10 @@ from jobs_connector.component import error_catalog as action_errors
 from jobs_connector.component.registry import ROOT, component, get_action
 from jobs_connector.triggers.trigger import get_trigger
 
-DEFAULT_OUTPUT = os.path.join(ROOT, "docs", "actions.md")
+# In a checkout, the checkout's docs/actions.md; installed (the component ships inside the package as
+# `_component`), never into site-packages: docs/actions.md under the current directory.
+SHIPPED = os.path.basename(os.path.normpath(ROOT)) == "_component"
+DEFAULT_OUTPUT = os.path.join("docs", "actions.md") if SHIPPED else os.path.join(ROOT, "docs", "actions.md")
 
 SERVICE_TITLES = {
     "iot-jobs-data": "AWS IoT Jobs (data plane)",
@@ -202,7 +205,9 @@ def render() -> str:
 
 def add_arguments(parser) -> None:
     parser.description = "Write docs/actions.md from component.json and the schemas."
-    parser.add_argument("--output", "-o", default=DEFAULT_OUTPUT, help="where to write (default docs/actions.md)")
+    parser.add_argument("--output", "-o", default=DEFAULT_OUTPUT,
+                        help="where to write (default: docs/actions.md of the checkout; installed, "
+                             "docs/actions.md under the current directory)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is out of date")
 
 

@@ -1,6 +1,6 @@
 """`jobs-connector events`: look at webhook events, retry dead ones, purge finished ones.
 
-  jobs-connector events list [--status dead] [--limit 50] [--json]
+  jobs-connector events list [--status dead] [--limit 50] [--json]   # --json: JSON lines
   jobs-connector events show ID [--body]
   jobs-connector events retry ID [--force]  # back to the queue; it resumes at its failed step
   jobs-connector events purge [--dead] [--older-than SECONDS]
@@ -38,7 +38,8 @@ def add_arguments(parser) -> None:
     p = add("list", "the newest events first")
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines: one object per event, nothing when there are none (the counts go to stderr)")
     p = add("show", "one event: status, attempts, step results (secrets redacted), warnings, errors")
     p.add_argument("id")
     p.add_argument("--body", action="store_true", help="include the event body as received")
@@ -72,9 +73,8 @@ def cmd_list(queue: Queue, args) -> int:
         else:
             print(f"{row['id']}  {row['status']:<9}  {row['attempts']:>2}  {row['received_at']}  {row['flow']}"
                   + (f"  {row['error']}" if row["error"] else ""))
-    if not args.json:
-        counts = queue.store.counts()
-        print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s)) or "no events", file=sys.stderr)
+    counts = queue.store.counts()  # on stderr, so --json's JSON lines stay clean (and none at all: no events)
+    print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s)) or "no events", file=sys.stderr)
     return 0
 
 
@@ -93,7 +93,11 @@ def cmd_retry(queue: Queue, args) -> int:
         if risk and not args.force:
             raise BadInput(f"event {args.id} ended with an unknown outcome: {risk} Look first; "
                            "`events retry --force` sends it again", field="id", rule="outcome-unknown")
+        from jobs_connector.webhooks.worker.outcomes import lifetime_attempt
+
         now = time.time()
+        # The flow's attempt count starts afresh; the history goes on counting (attempt 2 after attempt 1).
+        event.history.append({"at": now, "retried": "events retry", "attempts_before": lifetime_attempt(event)})
         event.status, event.attempts, event.due_at, event.updated_at = QUEUED, 0, now, now
         if queue.store.save(event):
             queue.dispatch(event.id)

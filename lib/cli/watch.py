@@ -41,6 +41,9 @@ def main(args) -> int:
     cfg = _read_json_arg(args.config, "config") if args.config else {}
     if not isinstance(cfg, dict):
         raise BadInput("config must be a JSON object", field="config", rule="type")
+    from jobs_connector.cli.config_keys import check_config_keys
+
+    check_config_keys(cfg, extra=trigger.config_schema["properties"])  # a misspelt key is named, not ignored
     every = seconds(args.every)
     trigger.check_config(cfg)  # bad config: refused before any request
     snapshot = state_file.load(args.state, trigger.key) if args.state else {}

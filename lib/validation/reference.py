@@ -76,8 +76,20 @@ def _shown(error: ValidationError, root: dict | None = None) -> str:
     return f" (got {text[:60]}{'...' if len(text) > 60 else ''})"
 
 
-def _explain(error: ValidationError, where: str, root: dict | None = None) -> tuple[str, str, str]:
-    """(field, rule, sentence) for one jsonschema error."""
+def _explain_all(error: ValidationError, where: str, root: dict | None = None) -> list[tuple[str, str, str]]:
+    """(field, rule, sentence) for each problem of one jsonschema error: one per unknown field, so an input
+    with three unknown fields hears of all three."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set((error.schema.get("properties") or {}).keys())
+        extra = sorted(set(error.instance) - known)
+        if len(extra) > 1:
+            return [_explain(error, where, root, name) for name in extra]
+    return [_explain(error, where, root)]
+
+
+def _explain(error: ValidationError, where: str, root: dict | None = None,
+             unknown: str | None = None) -> tuple[str, str, str]:
+    """(field, rule, sentence) for one jsonschema error (`unknown`: which unknown field to name)."""
     rule = error.validator
     path = field_path(error.absolute_path)
     value = error.validator_value
@@ -88,7 +100,7 @@ def _explain(error: ValidationError, where: str, root: dict | None = None) -> tu
     if rule == "additionalProperties":
         known = sorted((error.schema.get("properties") or {}).keys())
         extra = sorted(set(error.instance) - set(known)) if isinstance(error.instance, dict) else []
-        name = extra[0] if extra else "?"
+        name = unknown or (extra[0] if extra else "?")
         field = f"{path}.{name}" if path else name
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) or [
             k for k in known if k.lower() == name.lower()]
@@ -135,12 +147,14 @@ def refuse_input(schema: dict, body) -> None:
     its field and rule are the first problem's. Return if the body is valid."""
     errors = _sorted_errors(validator_for(schema), body)
     if errors:
-        explained = [_explain(error, "input", schema) for error in errors[:MAX_LISTED_PROBLEMS]]
+        problems = [p for error in errors[:MAX_LISTED_PROBLEMS + 1] for p in _explain_all(error, "input", schema)]
+        count = len(problems) + max(0, len(errors) - MAX_LISTED_PROBLEMS - 1)
+        explained = problems[:MAX_LISTED_PROBLEMS]
         field, rule, sentence = explained[0]
-        if len(errors) > 1:
-            sentence = f"{len(errors)} problems in the input:" + "".join(f"\n  - {s}" for _, _, s in explained)
-            if len(errors) > MAX_LISTED_PROBLEMS:
-                sentence += f"\n  ... and {len(errors) - MAX_LISTED_PROBLEMS} more"
+        if count > 1:
+            sentence = f"{count} problems in the input:" + "".join(f"\n  - {s}" for _, _, s in explained)
+            if count > MAX_LISTED_PROBLEMS:
+                sentence += f"\n  ... and {count - MAX_LISTED_PROBLEMS} more"
         raise BadInput(sentence, field=field, rule=rule)
 
 

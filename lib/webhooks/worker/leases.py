@@ -11,7 +11,7 @@ from jobs_connector.webhooks.events import DEAD, QUEUED, RUNNING, WAITING
 from jobs_connector.webhooks.flows import Flows
 from jobs_connector.webhooks.store.queue import Queue
 from jobs_connector.webhooks.worker.inflight import InFlight
-from jobs_connector.webhooks.worker.outcomes import history_line, outcome_unknown
+from jobs_connector.webhooks.worker.outcomes import history_line, lifetime_attempt, outcome_unknown
 
 log = logging.getLogger("jobs_connector.webhooks")
 
@@ -63,14 +63,14 @@ class Leases:
         if flow is not None and event.sending is not None and event.sending < len(flow.steps):
             # Its worker died while a step that is not safe to repeat may have been on the wire.
             error = outcome_unknown(flow.steps[event.sending], "was running when its worker stopped")
-            event.history.append(history_line(error, now, event.attempts))
+            event.history.append(history_line(error, now, lifetime_attempt(event)))
             event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
             event.updated_at, event.error = now, error
             return 1 if self.store.save(event, lease_expired_before=now) else 0
         error = {"type": "WorkerStopped", "retryable": True,
                  "message": f"the worker running attempt {event.attempts} stopped before finishing "
                             f"(step {len(event.steps) + 1})"}
-        event.history.append(history_line(error, now, event.attempts))
+        event.history.append(history_line(error, now, lifetime_attempt(event)))
         event.claim, event.lease_until, event.updated_at, event.error = None, None, now, error
         if event.attempts >= limit:
             event.status = DEAD

@@ -21,6 +21,14 @@ def history_line(error: dict, when: float, attempt: int) -> dict:
     return {"attempt": attempt, "at": when, "error": error}
 
 
+def lifetime_attempt(event) -> int:
+    """The attempt's number over the event's whole life: `events retry` starts the flow's attempt count
+    afresh (event.attempts), and leaves a line saying how many attempts came before (attempts_before)."""
+    before = next((line["attempts_before"] for line in reversed(event.history)
+                   if isinstance(line, dict) and "attempts_before" in line), 0)
+    return before + event.attempts
+
+
 def outcome_unknown(step, why: str) -> dict:
     """The error of an event whose step is not safe to repeat and may have been carried out: the same
     OutcomeUnknown the transport raises, as the event records every step error."""
@@ -41,7 +49,7 @@ class Outcomes:
         now = self.clock()
         event.status, event.claim, event.lease_until, event.sending = RETRYING, None, None, None
         event.due_at, event.updated_at, event.error = now + delay, now, error
-        event.history.append(history_line(error, now, event.attempts))
+        event.history.append(history_line(error, now, lifetime_attempt(event)))
         if self.store.save(event):
             self.queue.dispatch(event.id, eta=event.due_at)
             log.info("event %s: attempt %d failed (%s); retrying in %.1fs", event.id, event.attempts,
@@ -54,7 +62,7 @@ class Outcomes:
         now = self.clock()
         event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
         event.updated_at, event.error = now, error
-        event.history.append(history_line(error, now, event.attempts))
+        event.history.append(history_line(error, now, lifetime_attempt(event)))
         if self.store.save(event):
             log.warning("event %s (%s) dead-lettered: %s: %s", event.id, event.flow, error.get("type"),
                         error.get("message"))
@@ -74,7 +82,7 @@ class Outcomes:
                 return self.dead(event, outcome_unknown(step, "was still running when the worker stopped"))
             error = {"type": "WorkerStopped", "retryable": True, **where,
                      "message": f"step {running_step + 1} ({step.key}) was still running at the shutdown timeout"}
-            event.history.append(history_line(error, now, event.attempts))
+            event.history.append(history_line(error, now, lifetime_attempt(event)))
             event.error = error
             if event.attempts >= flow.retry.max_attempts:
                 error = {**error, "retryable": False,
