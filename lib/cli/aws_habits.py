@@ -38,7 +38,10 @@ def apply(args) -> None:
         if args.emit not in (None, "fetchPage"):
             raise BadInput(f"--no-paginate asks for one page, --emit {args.emit} for more: give one of them",
                            field="emitBehaviour", rule="conflict")
-        args.emit = "fetchPage"
+        from jobs_connector.component.registry import get_action
+
+        if get_action(args.action).spec("PAGING"):  # as in the AWS CLI, a no-op on an action that does not page
+            args.emit = "fetchPage"
 
 
 def print_skeleton(args) -> int:

@@ -19,10 +19,15 @@ from jobs_connector.component import error_catalog as action_errors
 from jobs_connector.component.registry import ROOT, component, get_action
 from jobs_connector.triggers.trigger import get_trigger
 
+
 # In a checkout, the checkout's docs/actions.md; installed (the component ships inside the package as
 # `_component`), never into site-packages: docs/actions.md under the current directory.
-SHIPPED = os.path.basename(os.path.normpath(ROOT)) == "_component"
-DEFAULT_OUTPUT = os.path.join("docs", "actions.md") if SHIPPED else os.path.join(ROOT, "docs", "actions.md")
+def default_output(root: str = ROOT) -> str:
+    shipped = os.path.basename(os.path.normpath(root)) == "_component"
+    return os.path.join("docs", "actions.md") if shipped else os.path.join(root, "docs", "actions.md")
+
+
+DEFAULT_OUTPUT = default_output()
 
 SERVICE_TITLES = {
     "iot-jobs-data": "AWS IoT Jobs (data plane)",
