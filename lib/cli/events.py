@@ -96,8 +96,10 @@ def cmd_retry(queue: Queue, args) -> int:
         from jobs_connector.webhooks.worker.outcomes import lifetime_attempt
 
         now = time.time()
-        # The flow's attempt count starts afresh; the history goes on counting (attempt 2 after attempt 1).
-        event.history.append({"at": now, "retried": "events retry", "attempts_before": lifetime_attempt(event)})
+        # The flow's attempt count starts afresh; the history goes on counting (attempt 2 after attempt 1):
+        # the last attempt's line keeps how many came before the retry.
+        if event.history and isinstance(event.history[-1], dict):
+            event.history[-1] = {**event.history[-1], "retried_at": now, "attempts_before": lifetime_attempt(event)}
         event.status, event.attempts, event.due_at, event.updated_at = QUEUED, 0, now, now
         if queue.store.save(event):
             queue.dispatch(event.id)

@@ -94,11 +94,10 @@ def cmd_list(args) -> int:
     from jobs_connector.component.registry import component
 
     actions, triggers = component()["actions"], component().get("triggers", {})
-    if args.json:
-        print(json.dumps([{"action": k, "title": v.get("title"), "deprecated": v.get("deprecated")}
-                          for k, v in actions.items()]
-                         + [{"trigger": k, "title": v.get("title"), "deprecated": v.get("deprecated")}
-                            for k, v in triggers.items()]))
+    if args.json:  # the actions, as always (scripts read entry["action"]); --triggers: the triggers
+        kind, entries = ("trigger", triggers) if args.triggers else ("action", actions)
+        print(json.dumps([{kind: k, "title": v.get("title"), "deprecated": v.get("deprecated")}
+                          for k, v in entries.items()]))
         return 0
     width = max(map(len, [*actions, *triggers]))
     for key, entry in actions.items():
@@ -214,8 +213,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     others = command != "run"
 
     if others:
-        p = sub.add_parser("list", help="list the actions")
-        p.add_argument("--json", action="store_true", help="as JSON")
+        p = sub.add_parser("list", help="list the actions and the polling triggers")
+        p.add_argument("--json", action="store_true", help="as JSON: the actions (with --triggers: the triggers)")
+        p.add_argument("--triggers", action="store_true", help="with --json: list the triggers")
         p.set_defaults(func=cmd_list)
 
         p = sub.add_parser("describe", help="an action's inputs, outputs and an example (or a trigger's config)")

@@ -23,7 +23,8 @@ def history_line(error: dict, when: float, attempt: int) -> dict:
 
 def lifetime_attempt(event) -> int:
     """The attempt's number over the event's whole life: `events retry` starts the flow's attempt count
-    afresh (event.attempts), and leaves a line saying how many attempts came before (attempts_before)."""
+    afresh (event.attempts), and marks the last history line with how many attempts came before
+    (attempts_before)."""
     before = next((line["attempts_before"] for line in reversed(event.history)
                    if isinstance(line, dict) and "attempts_before" in line), 0)
     return before + event.attempts
