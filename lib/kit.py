@@ -22,6 +22,8 @@ from jobs_connector.http.protocols import (
     header_value,
     parse_json,
 )
+from jobs_connector.mqtt import jobs_client as mqtt_jobs_client
+from jobs_connector.mqtt.topics import NOTIFY, NOTIFY_NEXT, answer_body, jobs_topic
 from jobs_connector.triggers.snapshot import Item, epoch_of
 
 __all__ = [
@@ -36,4 +38,6 @@ __all__ = [
     "changes", "process_details", "progress",
     # trigger modules: what a listing yields
     "Item", "epoch_of",
+    # push triggers over MQTT (iot-jobs-data.jobNotification)
+    "mqtt_jobs_client", "NOTIFY", "NOTIFY_NEXT", "answer_body", "jobs_topic",
 ]

@@ -39,6 +39,7 @@ from jobs_connector.http.binding import binding_of
 from jobs_connector.http.protocols import HttpRequest
 from jobs_connector.http.timeouts import step_timeout
 from jobs_connector.http.transport import Transport
+from jobs_connector.mqtt.settings import wants_mqtt
 from jobs_connector.validation import answer_drift, validate_input
 
 log = logging.getLogger("jobs_connector")
@@ -210,6 +211,11 @@ class Runtime:
         redactor = Redactor()
         try:
             body = self.prepare_input(action, body)
+            mqtt = _over_mqtt(action, cfg)
+            if mqtt:  # IoT Jobs over MQTT (lib/mqtt/): same input, same output
+                redactor = self.redactor_for(action, body)
+                yield mqtt.run(self, action, body, cfg, redactor, warn, log)
+                return
             paging = action.spec("PAGING")
             behaviour, max_pages = emit_settings(cfg) if paging else ("fetchPage", 1)
             target = self.target(action, cfg, body)
@@ -263,6 +269,9 @@ class Runtime:
         """The signed request as it would be sent, with every secret redacted; nothing is sent."""
         action = get_action(key)
         body = self.prepare_input(action, body)
+        mqtt = _over_mqtt(action, cfg or {})
+        if mqtt:
+            return mqtt.dry_run(action, body, cfg or {}, self.environ)
         paging = action.spec("PAGING")
         if paging and hasattr(paging, "first_body"):
             body = paging.first_body(body)
@@ -280,6 +289,16 @@ class Runtime:
             "method": prepared.method, "url": prepared.url,
             "headers": redactor.headers(prepared.headers), "body": shown_body,
         })))
+
+
+def _over_mqtt(action: Action, cfg: Mapping):
+    """The MQTT client module when this call goes over MQTT (an IoT Jobs data-plane action with `transport: mqtt`),
+    else None."""
+    if getattr(action.service, "name", None) != "iot-jobs-data" or not wants_mqtt(cfg):
+        return None
+    from jobs_connector.mqtt import jobs_client  # only for such a call: it loads uuid, hashlib and paho's wrapper
+
+    return jobs_client
 
 
 _default_runtime: Runtime | None = None

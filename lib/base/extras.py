@@ -17,6 +17,7 @@ EXTRA_OF_MODULE = {
     "yaml": "webhooks",
     "waitress": "webhooks",
     "botocore": "aws-roles",
+    "paho": "mqtt",
 }
 
 

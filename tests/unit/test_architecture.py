@@ -14,7 +14,7 @@ from jobs_connector.component.registry import ROOT, component
 LIB = os.path.join(ROOT, "lib")
 PACKAGE = "jobs_connector"
 # Bottom to top; packages on one line are siblings that may not import each other.
-LAYERS = [("base",), ("validation",), ("component",), ("http", "auth"), ("runtime",), ("triggers",),
+LAYERS = [("base",), ("validation",), ("component",), ("http", "auth"), ("mqtt",), ("runtime",), ("triggers",),
           ("webhooks", "sailor", "sandbox"), ("cli", "kit"), ("__main__",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
