@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print only the shell lines to eval on stdout (everything else on stderr)")
     parser.add_argument("--spaceone-jobs", type=int, default=0, metavar="N",
                         help="add N generated SpaceONE jobs at start (ids job-bench-...; for benchmarks)")
+    parser.add_argument("--mqtt", action="store_true",
+                        help="also speak the IoT Jobs MQTT API: start mosquitto on 127.0.0.1 (it must be installed) "
+                             "with the IoT Jobs service on it; AWS_IOT_MQTT_ENDPOINT is printed with the rest")
+    parser.add_argument("--mqtt-port", type=int, default=0, metavar="PORT",
+                        help="the broker's port with --mqtt (default: a free one)")
     parser.add_argument("--quiet", "-q", action="store_true", help="do not log each request on stderr")
 
 
@@ -50,7 +55,8 @@ def _banner(sandbox: Sandbox, state: str | None) -> list[str]:
         keys,
         f"CodePipeline partner action {action}, clientToken {codepipeline.CLIENT_TOKEN}; "
         "IoT thing demo-thing with QUEUED jobs demo-job-1, demo-job-2",
-    ]
+    ] + ([f"IoT Jobs MQTT API on {sandbox.mqtt.url} (mosquitto; no client authentication, loopback only)"]
+         if sandbox.mqtt else [])
 
 
 def main(args: argparse.Namespace) -> int:
@@ -71,6 +77,16 @@ def main(args: argparse.Namespace) -> int:
               f"or --port 0 for a free one", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    if args.mqtt:
+        from jobs_connector.base.errors import ConfigurationError
+        from jobs_connector.sandbox.mqtt_side import enable_mqtt
+
+        try:
+            enable_mqtt(sandbox, args.mqtt_port)
+        except ConfigurationError as exc:
+            sandbox.stop()
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if args.spaceone_jobs:
         sandbox.seed_spaceone_jobs(args.spaceone_jobs)
     banner = _banner(sandbox, args.state)

@@ -74,6 +74,8 @@ class Sandbox:
         self.httpd = _HttpServer((HOST, port), _Handler)
         self.httpd.sandbox = self
         self._thread: threading.Thread | None = None
+        self.after_request: list[Callable[[], object]] = []  # the MQTT side's notifications (mqtt_side.py)
+        self.mqtt = None  # mqtt_side.MqttSide once started
 
     @property
     def port(self) -> int:
@@ -95,6 +97,8 @@ class Sandbox:
         self.httpd.serve_forever()
 
     def stop(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self._thread is not None:
             self.httpd.shutdown()
             self._thread.join(timeout=10)
@@ -123,6 +127,8 @@ class Sandbox:
         if self.credentials.source != "environment":
             env.update(AWS_ACCESS_KEY_ID=self.credentials.access_key,
                        AWS_SECRET_ACCESS_KEY=self.credentials.secret_key, AWS_SESSION_TOKEN=None)
+        if self.mqtt is not None:
+            env["AWS_IOT_MQTT_ENDPOINT"] = self.mqtt.url
         env.update(SPACEONE_ENDPOINT=self.url, SPACEONE_API_KEY=SANDBOX_TOKEN,
                    EMBEDTHIS_ENDPOINT=self.url, EMBEDTHIS_TOKEN=SANDBOX_TOKEN)
         return env
@@ -146,6 +152,8 @@ class Sandbox:
     def handle(self, req: Request) -> Reply:
         now = self.clock()
         reply = self._route(req, now)
+        for hook in self.after_request:
+            hook()
         request_id = str(uuid.uuid4())
         reply.headers["x-amzn-RequestId"] = request_id
         if reply.protocol in ("spaceone", "embedthis"):

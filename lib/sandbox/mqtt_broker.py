@@ -1,0 +1,116 @@
+"""The sandbox's MQTT broker: Debian's `mosquitto`, run as a child process on 127.0.0.1.
+
+An embedded Python broker was the first choice, so that the quick start needs nothing else; amqtt 0.12.1 runs
+on Python 3.11 but closes the connection of any client that publishes to a topic beginning with '$' (its
+reading of MQTT-4.7.2-1), and every IoT Jobs request is published to `$aws/things/...`. So the sandbox starts
+`mosquitto` when it is installed (apt-get install mosquitto), and says so plainly when it is not.
+
+The broker keeps persistent sessions in its own temporary folder (persistence on), so a restart of the broker
+keeps what it queued for a client with a persistent session, as AWS IoT Core does for an hour.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess  # nosec B404: the sandbox's own mosquitto, a fixed argv without a shell
+import tempfile
+import time
+
+from jobs_connector.base.errors import ConfigurationError
+
+HOST = "127.0.0.1"
+CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+START_TIMEOUT = 10.0
+
+
+def find_mosquitto() -> str:
+    for candidate in CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise ConfigurationError("the sandbox's MQTT side needs the mosquitto broker, which is not installed "
+                             "(Debian/Ubuntu: apt-get install mosquitto; macOS: brew install mosquitto); the "
+                             "HTTPS APIs work without it", field="mqtt", rule="mosquitto")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class MosquittoBroker:
+    """mosquitto on 127.0.0.1: `start()`, `stop()`, `restart()` (same ports, same persisted sessions)."""
+
+    def __init__(self, port: int = 0, websocket_port: int | None = None):
+        self.binary = find_mosquitto()
+        self.port = port or free_port()
+        self.websocket_port = websocket_port
+        self.folder = tempfile.mkdtemp(prefix="jobs-connector-mqtt-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{HOST}:{self.port}"
+
+    @property
+    def websocket_url(self) -> str | None:
+        return f"ws://{HOST}:{self.websocket_port}/mqtt" if self.websocket_port else None
+
+    def _config(self) -> str:
+        lines = [f"listener {self.port} {HOST}", "allow_anonymous true", "persistence true",
+                 f"persistence_location {self.folder}/", "autosave_interval 1", "max_queued_messages 10000",
+                 "log_type error", "log_type warning"]
+        if self.websocket_port:
+            lines += [f"listener {self.websocket_port} {HOST}", "protocol websockets"]
+        path = os.path.join(self.folder, "mosquitto.conf")
+        with open(path, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> MosquittoBroker:
+        config = self._config()
+        log = open(os.path.join(self.folder, "mosquitto.log"), "ab")  # noqa: SIM115 - the child keeps it
+        self.process = subprocess.Popen(  # nosec B603: mosquitto found on PATH, our config file, no shell
+            [self.binary, "-c", config], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if _listening(self.port) and (not self.websocket_port or _listening(self.websocket_port)):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise ConfigurationError(f"mosquitto did not start on {HOST}:{self.port} within {START_TIMEOUT:g}s "
+                                 f"(is the port taken?)", field="mqtt", rule="broker")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)  # mosquitto saves its persistence file on SIGTERM
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
