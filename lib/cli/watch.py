@@ -53,7 +53,7 @@ def main(args) -> int:
     out = sys.stdout
     try:
         while True:
-            poll = Poll(trigger.key, cfg, snapshot)
+            poll = Poll(trigger.key, cfg, snapshot, stop=stop)
             try:
                 for body in poll.items():
                     out.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")

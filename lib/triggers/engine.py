@@ -21,8 +21,9 @@ from jobs_connector.triggers.trigger import Trigger, get_trigger
 class Context:
     """What a trigger module may use: its config, the actions, and what the snapshot already holds."""
 
-    def __init__(self, cfg: dict, runtime: Runtime, snapshot: Snapshot):
+    def __init__(self, cfg: dict, runtime: Runtime, snapshot: Snapshot, stop=None):
         self.cfg, self.runtime, self.snapshot = cfg, runtime, snapshot
+        self.stop = stop  # a threading.Event the runner sets to end a run early (a push trigger listens on)
 
     def call(self, action_key: str, body: dict) -> dict:
         """One action's answer (a non-list action, or one page)."""
@@ -45,14 +46,14 @@ class Poll:
     includes every body handed out so far (and, once the iteration ended, the finished run)."""
 
     def __init__(self, key: str, cfg: Mapping | None, snapshot, *, runtime: Runtime | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, stop=None):
         self.trigger: Trigger = get_trigger(key)
         self.cfg = self.trigger.check_config(cfg)
         start = epoch_of(self.cfg.get("startTime"), "startTime")
         raw = {} if self.cfg.get("skipSnapshot") else snapshot
         self.state = Snapshot(raw, limit=self.cfg["snapshotLimit"], start=start)
         self.runtime = runtime or default_runtime()
-        self.clock = clock
+        self.clock, self.stop = clock, stop
         self.emitted = 0
         self.finished = False
 
@@ -66,7 +67,7 @@ class Poll:
     def entries(self) -> Iterator[Item]:
         """As items(), with each item's identity and version (the flows file's delivery ids need them)."""
         quiet = self.state.first_run and self.cfg.get("firstRun") == "startFromNow"
-        context = Context(self.cfg, self.runtime, self.state)
+        context = Context(self.cfg, self.runtime, self.state, self.stop)
         for item in self.trigger.module.items(context):
             if not isinstance(item, Item) or not self.state.is_new(item):
                 continue

@@ -76,7 +76,8 @@ class Poller:
     def poll_once(self, flow) -> int:
         """Poll one flow's trigger; each new item becomes a queued event. Returns how many were new."""
         trigger = get_trigger(flow.trigger.key)
-        poll = Poll(trigger.key, flow.trigger.config, self.snapshot(flow.name), runtime=self.runtime)
+        poll = Poll(trigger.key, flow.trigger.config, self.snapshot(flow.name), runtime=self.runtime,
+                    stop=self.stopping)
         created = 0
         try:
             for item in poll.entries():
