@@ -165,8 +165,10 @@ def test_list_describe_and_completion_find_the_triggers():
     assert {"thingName", "firstRun"} <= {row["field"] for row in info["config"]}
     offered = complete("bash", {"COMP_LINE": "jobs-connector watch ", "COMP_POINT": "21"})
     assert sorted(offered) == sorted(triggers)
-    assert complete("bash", {"COMP_LINE": "jobs-connector watch iot-jobs-data.n", "COMP_POINT": "35"}) == [
+    assert complete("bash", {"COMP_LINE": "jobs-connector watch iot-jobs-data.n", "COMP_POINT": "36"}) == [
         "iot-jobs-data.newPendingJobExecution "]
+    assert sorted(complete("bash", {"COMP_LINE": "jobs-connector watch iot-jobs-data.", "COMP_POINT": "35"})) == [
+        "iot-jobs-data.jobNotification", "iot-jobs-data.newPendingJobExecution"]
     assert "iot.jobProgressChanged " in complete("bash", {"COMP_LINE": "jobs-connector describe iot.j",
                                                          "COMP_POINT": "30"})
 

@@ -9,15 +9,17 @@ import pytest
 from jobs_connector.component.registry import ROOT as REGISTRY_ROOT
 from jobs_connector.component.registry import component, get_action
 from jobs_connector.component.services import SERVICES, TokenService
+from jobs_connector.mqtt.settings import CONFIG_FIELDS as MQTT_FIELDS
 from jobs_connector.sailor.fields import EMIT_FIELDS, paging_action_keys, with_emit_fields
 
 VIEW_CLASSES = {"TextFieldView", "PasswordFieldView", "SelectView", "CheckBoxView", "TextAreaView"}
 SECRET_FIELDS = {"secretAccessKey", "sessionToken", "spaceoneApiKey", "embedthisToken"}
+SELECT_FIELDS = {"transport"}  # https or mqtt (lib/mqtt/settings.py)
 
 
 def runtime_config_fields() -> set[str]:
     """The step-config fields the runtime reads for credentials (lib/auth/chain.py, lib/component/services.py)."""
-    names = {"accessKeyId", "secretAccessKey", "sessionToken", "region", "endpoint", "profile"}
+    names = {"accessKeyId", "secretAccessKey", "sessionToken", "region", "endpoint", "profile", *MQTT_FIELDS}
     for service in SERVICES.values():
         if isinstance(service, TokenService):
             names |= {service.endpoint_cfg, service.token_cfg} | ({service.header_cfg} - {None})
@@ -30,7 +32,8 @@ def test_credential_field_renders(name):
     assert field["viewClass"] in VIEW_CLASSES
     assert field["label"] and field["note"]
     assert isinstance(field["required"], bool)
-    assert field["viewClass"] == ("PasswordFieldView" if name in SECRET_FIELDS else "TextFieldView")
+    assert field["viewClass"] == ("PasswordFieldView" if name in SECRET_FIELDS
+                                  else "SelectView" if name in SELECT_FIELDS else "TextFieldView")
     assert name in runtime_config_fields(), f"{name} is not read by the runtime"
 
 
@@ -76,7 +79,7 @@ def test_emit_behaviour_options_are_the_runtime_ones():
 
 def test_triggers_have_the_elasticio_polling_shape():
     triggers = component()["triggers"]
-    assert len(triggers) == 6
+    assert len(triggers) == 7
     for key, entry in triggers.items():
         assert entry["type"] == "polling" and entry["title"] and entry["description"], key
         assert os.path.exists(os.path.join(REGISTRY_ROOT, entry["main"])), key
