@@ -44,6 +44,9 @@ class MqttPool:
                 self._connections[key] = connection
         return connection
 
+    def __len__(self) -> int:
+        return len(self._connections)
+
     def close(self) -> None:
         with self._lock:
             connections, self._connections = list(self._connections.values()), {}

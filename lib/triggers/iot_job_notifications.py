@@ -100,8 +100,9 @@ def _listener(ctx, things: list[str], kind: str) -> Listener:
     return held[key]
 
 
-def _ask(ctx, key: str, body: dict) -> dict:
-    cfg = {**ctx.cfg, "transport": "mqtt", "emitBehaviour": "fetchPage"}
+def _ask(ctx, listener: Listener, key: str, body: dict) -> dict:
+    # Through the listener's own connection: one connection for all the things it watches, not one a thing.
+    cfg = {**ctx.cfg, "transport": "mqtt", "emitBehaviour": "fetchPage", "mqttClientId": listener.connection.client_id}
     return next(iter(ctx.runtime.run(key, body, cfg)))
 
 
@@ -125,18 +126,18 @@ def _list_items(thing: str, lists: dict) -> list[Item]:
     return found
 
 
-def _items_of(ctx, kind: str, event) -> list[Item]:
+def _items_of(ctx, listener: Listener, kind: str, event) -> list[Item]:
     what, thing, payload = event
     if kind == NOTIFY_NEXT:
         if what == "catch-up":
-            payload = _ask(ctx, "iot-jobs-data.DescribeJobExecution",
+            payload = _ask(ctx, listener, "iot-jobs-data.DescribeJobExecution",
                            {"thingName": thing, "jobId": "$next", "includeJobDocument": True})
         else:
             payload = answer_body(payload)
         item = _execution_item(thing, payload.get("execution"))
         return [item] if item else []
     if what == "catch-up":
-        answer = _ask(ctx, "iot-jobs-data.GetPendingJobExecutions", {"thingName": thing})
+        answer = _ask(ctx, listener, "iot-jobs-data.GetPendingJobExecutions", {"thingName": thing})
         lists = {"IN_PROGRESS": answer.get("inProgressJobs"), "QUEUED": answer.get("queuedJobs")}
     else:
         lists = payload.get("jobs") if isinstance(payload.get("jobs"), dict) else {}
@@ -156,4 +157,4 @@ def items(ctx):
             return
         event = listener.take(min(remaining, 0.2))
         if event is not None:
-            yield from _items_of(ctx, kind, event)
+            yield from _items_of(ctx, listener, kind, event)

@@ -155,6 +155,7 @@ def test_a_control_plane_job_reaches_the_push_trigger_once(sandbox, runtime):
         assert wait_for(lambda: getattr(runtime, "mqtt_listeners", None), 5)
         time.sleep(0.2)  # the catch-up of the empty queues has been answered
         assert got == []
+        assert len(runtime.mqtt_pool) == 1  # the catch-up asks through the trigger's connection, not one a thing
         create_job(runtime, "fw-push", ["dev-a", "dev-b"])
         assert wait_for(lambda: len(got) == 2, 5), got
         assert sorted(body["thingName"] for _, body in got) == ["dev-a", "dev-b"]
