@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 import uuid
@@ -47,6 +48,16 @@ class _Waiter:
         self.event = threading.Event()
         self.outcome: str | None = None  # "accepted" | "rejected"
         self.payload: dict = {}
+
+
+def send_at_once(client, userdata, sock) -> None:
+    """paho's socket hook: MQTT's small packets leave at once. With Nagle's algorithm a second small write
+    waits for the peer's delayed ACK (40 ms on Linux): every request/answer round trip cost 44 to 89 ms."""
+    raw = getattr(sock, "_socket", sock)  # paho's WebSocket wrapper holds the TCP socket there
+    try:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket: nothing to tune
+        pass
 
 
 class MqttConnection:
@@ -86,6 +97,7 @@ class MqttConnection:
         if websockets:
             self._sign(client)
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
+        client.on_socket_open = send_at_once
         client.on_message, client.on_subscribe, client.on_publish = self._on_message, self._on_ack, self._on_ack_pub
         return client
 

@@ -20,6 +20,7 @@ import threading
 import time
 from urllib.parse import quote, urlencode
 
+from jobs_connector.mqtt.connection import send_at_once
 from jobs_connector.mqtt.topics import HTTP_AS_REJECTED, NOTIFY, NOTIFY_NEXT, OPERATIONS, jobs_topic, parse_jobs_topic
 from jobs_connector.sandbox import iot_jobs_data
 from jobs_connector.sandbox.wire import ApiError, Request
@@ -105,6 +106,7 @@ class IotJobsMqtt:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *args: self._ready.clear()
         self.client.on_message = self._on_message
+        self.client.on_socket_open = send_at_once
         self.client.connect("127.0.0.1", broker_port)
         self.client.loop_start()
         if not self._ready.wait(10):

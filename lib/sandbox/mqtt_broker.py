@@ -71,7 +71,8 @@ class MosquittoBroker:
     def _config(self) -> str:
         lines = [f"listener {self.port} {HOST}", "allow_anonymous true", "persistence true",
                  f"persistence_location {self.folder}/", "autosave_interval 1", "max_queued_messages 10000",
-                 "log_type error", "log_type warning"]
+                 "log_type error", "log_type warning",
+                 "set_tcp_nodelay true"]  # answers leave at once, as AWS IoT Core's do (see send_at_once)
         if self.websocket_port:
             lines += [f"listener {self.websocket_port} {HOST}", "protocol websockets"]
         path = os.path.join(self.folder, "mosquitto.conf")

@@ -180,3 +180,22 @@ def test_the_benchmark_clients_read_whole_answers_however_they_arrive():
     finally:
         thread.join(timeout=10)
     assert received == [request] * 4
+
+
+@pytest.mark.slow
+def test_the_mqtt_benchmark_measures_push_and_polling(tmp_path):
+    from tests.support.mqtt import needs_mosquitto
+
+    if needs_mosquitto.args[0]:
+        pytest.skip(needs_mosquitto.kwargs["reason"])
+    out = tmp_path / "mqtt.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "mqtt_push.py"), "--quick", "--json",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text())
+    latency = figures["latency"]
+    assert latency["notifications"] == 20 and 0 < latency["p50_ms"] <= latency["p99_ms"]
+    fleet = figures["fleet"]
+    assert fleet["polling"]["requests_per_minute"] == fleet["things"] * 6 and fleet["push"]["requests_per_minute"] == 0
+    assert fleet["polling"]["cycle_cpu_s"] > 0 and fleet["push"]["idle_cpu_s_per_minute"] >= 0
+    assert "MQTT push" in done.stdout and "polling every 10 s" in done.stdout

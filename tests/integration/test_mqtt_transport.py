@@ -60,6 +60,20 @@ def test_start_next_and_update_over_mqtt_change_what_https_reads(sandbox, runtim
                MQTT) == https
 
 
+def test_requests_leave_at_once_without_nagles_delay(sandbox, runtime):
+    """Each request/answer round trip cost 44 to 89 ms (Nagle's algorithm against delayed ACKs) until both
+    our client's socket and the sandbox's broker sent small packets at once."""
+    import socket
+
+    one(runtime, "iot-jobs-data.GetPendingJobExecutions", {"thingName": THING}, MQTT)
+    (connection,) = runtime.mqtt_pool._connections.values()
+    assert connection._client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    service = sandbox.mqtt.service.client.socket()
+    assert service.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    with open(sandbox.mqtt.broker._config(), encoding="utf-8") as config:
+        assert "set_tcp_nodelay true" in config.read().splitlines()
+
+
 @pytest.mark.parametrize("body, mqtt_code", [
     ({"jobId": "no-such-job", "status": "SUCCEEDED"}, "ResourceNotFound"),
     ({"jobId": "demo-job-1", "status": "SUCCEEDED", "expectedVersion": 7}, "VersionMismatch"),
