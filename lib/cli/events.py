@@ -17,8 +17,8 @@ import sys
 import time
 
 from jobs_connector.base.errors import BadInput
-from jobs_connector.webhooks import view
-from jobs_connector.webhooks.events import DEAD, QUEUED, RETRYING, STATUSES, SUCCEEDED
+from jobs_connector.webhooks import retry, view
+from jobs_connector.webhooks.events import DEAD, STATUSES, SUCCEEDED
 from jobs_connector.webhooks.sealing import new_key
 from jobs_connector.webhooks.store.queue import QUEUE_ENV, Queue, queue_url, sqlite_path
 
@@ -84,41 +84,11 @@ def cmd_show(queue: Queue, args) -> int:
 
 
 def cmd_retry(queue: Queue, args) -> int:
-    for _ in range(5):  # compare-and-set: re-read if a worker changed it meanwhile
-        event = _event_or_fail(queue, args.id)
-        if event.status not in (DEAD, RETRYING):
-            raise BadInput(f"event {args.id} is {event.status}; only dead or retrying events can be retried",
-                           field="id", rule="status")
-        risk = _outcome_unknown(event)
-        if risk and not args.force:
-            raise BadInput(f"event {args.id} ended with an unknown outcome: {risk} Look first; "
-                           "`events retry --force` sends it again", field="id", rule="outcome-unknown")
-        from jobs_connector.webhooks.worker.outcomes import lifetime_attempt
-
-        now = time.time()
-        # The flow's attempt count starts afresh; the history goes on counting (attempt 2 after attempt 1):
-        # the last attempt's line keeps how many came before the retry.
-        if event.history and isinstance(event.history[-1], dict):
-            event.history[-1] = {**event.history[-1], "retried_at": now, "attempts_before": lifetime_attempt(event)}
-        event.status, event.attempts, event.due_at, event.updated_at = QUEUED, 0, now, now
-        if queue.store.save(event):
-            queue.dispatch(event.id)
-            print(f"{event.id} queued again; it resumes at step {len(event.steps) + 1}", file=sys.stderr)
-            if risk:
-                print(f"warning: forced: {risk} Sending it again may carry it out twice.", file=sys.stderr)
-            return 0
-    raise BadInput(f"event {args.id} keeps changing; try again", field="id", rule="conflict")
-
-
-def _outcome_unknown(event) -> str:
-    """What an event's OutcomeUnknown error risks, in words ('' when its outcome is known)."""
-    error = event.error or {}
-    if error.get("type") != "OutcomeUnknown" and error.get("outcome") != "unknown":
-        return ""
-    step = f"step {error['step']} ({error.get('action', '?')})" if error.get("step") else "its failed step"
-    check = error.get("check_with")
-    look = f" Check with {check} whether it was." if check else " Check the service whether it was."
-    return f"{step} may already have been carried out by the service.{look}"
+    done = retry.requeue(queue, args.id, force=args.force)
+    print(f"{done.event_id} queued again; it resumes at step {done.resumes_at}", file=sys.stderr)
+    if done.risk:
+        print(f"warning: forced: {done.risk} Sending it again may carry it out twice.", file=sys.stderr)
+    return 0
 
 
 def cmd_purge(queue: Queue, args) -> int:
