@@ -16,6 +16,7 @@ EXTRA_OF_MODULE = {
     "jsonata": "webhooks",
     "yaml": "webhooks",
     "waitress": "webhooks",
+    "jinja2": "webhooks",
     "botocore": "aws-roles",
     "paho": "mqtt",
 }

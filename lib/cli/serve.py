@@ -65,6 +65,13 @@ def add_arguments(parser) -> None:
                         help="threads answering webhook requests (default 8; more requests share one commit)")
     parser.add_argument("--store-timeout", type=_positive(float), default=5.0, metavar="SECONDS",
                         help="how long accepting an event may wait for a busy store before answering 503 (default 5)")
+    parser.add_argument("--console", action="store_true",
+                        help="serve the operator's console (needs JOBS_CONNECTOR_CONSOLE_TOKEN, or _USER and "
+                             "_PASSWORD, in the environment; docs/webhooks.md: Console)")
+    parser.add_argument("--console-host", default="127.0.0.1", metavar="HOST",
+                        help="address the console listens on (default 127.0.0.1)")
+    parser.add_argument("--console-port", type=int, default=8081, metavar="PORT",
+                        help="the console's port (default 8081; 0 picks a free one)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
@@ -96,7 +103,8 @@ def main(args) -> int:
                         work=not args.web_only and not args.worker_processes,
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
-                        threads=args.threads, store_timeout=args.store_timeout)
+                        threads=args.threads, store_timeout=args.store_timeout, console=args.console,
+                        console_host=args.console_host, console_port=args.console_port)
     queue = Queue(queue_url(args.queue), store_timeout=args.store_timeout)
     if queue.kind == "redis":
         try:

@@ -44,6 +44,9 @@ class Settings:
     shutdown_timeout: float = 30.0
     threads: int = 8  # the intake's request threads (waitress)
     store_timeout: float = 5.0  # how long accepting an event may wait for a busy store before a 503
+    console: bool = False  # the operator's console (lib/webhooks/console/), on its own port
+    console_host: str = "127.0.0.1"
+    console_port: int = 8081
 
 
 class Service:
@@ -60,9 +63,15 @@ class Service:
         self.worker: Worker | None = None
         self.consumer = None
         self.poller = None
+        self.console: IntakeServer | None = None
 
     def start(self) -> None:
         s = self.settings
+        if s.console:  # first: missing credentials or a port in use stop serve before anything runs
+            # Imported here: the console and Jinja2 are loaded only when it is enabled.
+            from jobs_connector.webhooks.console.server import console_server
+
+            self.console = console_server(self.flows, self.queue, s.console_host, s.console_port)
         # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
         intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
         if intake is not None and self.processes:
@@ -89,6 +98,9 @@ class Service:
                                          field="port", rule="listen") from None
             threading.Thread(target=self.server.serve_forever, name="webhooks-http", daemon=True).start()
             self.announce(f"listening on {self.server.url} (flows: {', '.join(f.name for f in self.flows)})")
+        if self.console is not None:
+            threading.Thread(target=self.console.serve_forever, name="webhooks-console", daemon=True).start()
+            self.announce(f"console on {self.console.url}")
         if self.processes:  # once the intake has its port: a port in use starts no children
             self.processes.start()
             self.announce(f"worker processes: {len(self.processes.slots)} of {s.workers} workers each "
@@ -136,6 +148,9 @@ class Service:
             if not self.server.drain(timeout=10):
                 log.warning("stopped with requests still unanswered (their senders will retry)")
             self.server.server_close()
+        if self.console:
+            self.console.drain(timeout=5)
+            self.console.server_close()
         if self.processes:  # after the intake: no new events; each child hands its events back
             grace = s.shutdown_timeout + 10  # their own shutdown timeout, and a margin to exit
             killed = self.processes.stop(timeout=grace)

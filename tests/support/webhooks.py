@@ -91,14 +91,15 @@ class InProcess:
     def __init__(self, tmp_path, flows_data: dict, queue_url: str | None = None, *, runtime=None,
                  workers: int = 2, web: bool = True, work: bool = True, lease: float = 30.0,
                  sweep_interval: float = 5.0, max_body: int = 1024 * 1024, environ: dict | None = None,
-                 store_timeout: float = 5.0, tolerance: float = 300.0):
+                 store_timeout: float = 5.0, tolerance: float = 300.0, console: bool = False):
+        """`console`: the operator's console too, on a free port (its credentials from os.environ)."""
         path = tmp_path / "flows.json"
         path.write_text(json.dumps(flows_data))
         self.flows = flows_module.load(str(path), environ={SECRET_ENV: HOOK_SECRET, **(environ or {})})
         self.queue = Queue(queue_url or f"sqlite:///{tmp_path / 'queue.db'}", store_timeout=store_timeout)
         settings = Settings(port=0, workers=workers, web=web, work=work, lease=lease,
                             sweep_interval=sweep_interval, shutdown_timeout=10, max_body=max_body,
-                            store_timeout=store_timeout, tolerance=tolerance)
+                            store_timeout=store_timeout, tolerance=tolerance, console=console, console_port=0)
         self.service = Service(self.flows, self.queue, settings, announce=lambda line: None, runtime=runtime,
                                install_signals=False)
 
@@ -112,6 +113,10 @@ class InProcess:
     @property
     def url(self) -> str:
         return self.service.server.url
+
+    @property
+    def console_url(self) -> str:
+        return self.service.console.url
 
     @property
     def store(self):

@@ -1,0 +1,63 @@
+"""Helpers for the console's tests: its credentials, a logged-in HTTP client that posts forms as the console's
+own page does (Origin, CSRF token), and a stored dead event made without a worker."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import requests
+
+from jobs_connector.webhooks.events import DEAD, Event, new_id
+
+TOKEN = "console-test-token-not-real-00001"
+USER, PASSWORD = "operator", "console-test-password-0001"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def console_env(monkeypatch, *, basic: bool = False) -> None:
+    monkeypatch.setenv("JOBS_CONNECTOR_CONSOLE_TOKEN", TOKEN)
+    if basic:
+        monkeypatch.setenv("JOBS_CONNECTOR_CONSOLE_USER", USER)
+        monkeypatch.setenv("JOBS_CONNECTOR_CONSOLE_PASSWORD", PASSWORD)
+
+
+class ConsoleClient:
+    """A browser's requests, without the browser: a session cookie after logging in with the token."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.http = requests.Session()
+        self.http.headers["Origin"] = url
+
+    def login(self, token: str = TOKEN) -> requests.Response:
+        answer = self.http.post(f"{self.url}/login", data={"token": token}, allow_redirects=False, timeout=10)
+        assert answer.status_code == 303, answer.text
+        return answer
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.http.get(f"{self.url}{path}", allow_redirects=False, timeout=10, **kw)
+
+    def post(self, path: str, data, **kw) -> requests.Response:
+        return self.http.post(f"{self.url}{path}", data=data, allow_redirects=False, timeout=10, **kw)
+
+    def csrf(self) -> str:
+        return CSRF.search(self.get("/events").text).group(1)
+
+    def retry(self, *ids: str, csrf: str | None = None, **kw) -> requests.Response:
+        return self.post("/retry", {"csrf": self.csrf() if csrf is None else csrf, "id": list(ids)}, **kw)
+
+
+def stored_dead_event(store, flow: str, error: dict, *, steps: list | None = None, body: dict | None = None,
+                      secret_fields: list | None = None) -> str:
+    """A dead event written straight into the store, as a worker would have left it."""
+    now = time.time()
+    event = Event(id=new_id(), flow=flow, body=body or {"thing": "sensor-9", "job": "fw-9"}, received_at=now,
+                  due_at=now, updated_at=now, secret_fields=secret_fields or [])
+    event_id, created = store.add(event)
+    assert created
+    event = store.get(event_id)
+    event.status, event.attempts, event.error, event.steps = DEAD, 1, error, steps or []
+    event.history = [{"attempt": 1, "at": now, "error": error}]
+    assert store.save(event)
+    return event_id
