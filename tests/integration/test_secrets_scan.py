@@ -541,3 +541,66 @@ def test_the_sandbox_state_file_holds_no_client_secret_and_only_recognisably_fak
     credentials = [job["data"]["artifactCredentials"] for job in stored["jobs"].values()]
     assert credentials and all(("not-a-real" in v or "not-real" in v or "FAKE" in v)
                                for c in credentials for v in c.values())
+
+
+# -- no secret on any page of the operator's console -------------------------------------------------------------
+
+
+def test_no_secret_on_any_console_page(tmp_path, monkeypatch):
+    """Events that ran for real (step 1's answer holds x-secret credentials, sealed at rest; step 2's error
+    echoes them), a body field the flow marks secret, the webhook secret, the AWS keys and the console's own
+    token and password: none on any page, raw, JSON-escaped, percent- or HTML-escaped; no sealed envelope."""
+    import html
+
+    from tests.support.console import PASSWORD, TOKEN, ConsoleClient, console_env
+    from tests.support.webhooks import HOOK_SECRET, SECRET_ENV, InProcess
+
+    api, loopback = ThirdPartyApi(), LoopbackServer()
+    loopback.default = api
+    loopback.start()
+    for name, value in zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"), AWS_ENV, strict=True):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", loopback.url)
+    console_env(monkeypatch, basic=True)
+    planted = Planted()
+    planted.add("AWS key from the environment", *AWS_ENV)
+    planted.add("webhook secret", HOOK_SECRET)
+    planted.add("console credential", TOKEN, PASSWORD)
+    planted.add("secret body field", "planted-body-token-0001")
+    for job in ("ok", "dead"):
+        planted.add(f"secret of job {job}", *_artifact_secrets(job).values())
+    details = "steps[0].jobDetails"
+    flows = {"flows": [{
+        "name": "deploy", "secret_env": SECRET_ENV, "secret_event_fields": ["auth.token"],
+        "steps": [{"action": "codepipeline.GetThirdPartyJobDetails",
+                   "input": {"jobId": "event.job", "clientToken": "'sandbox-client-token-not-a-real-secret'"}},
+                  {"action": "codepipeline.AcknowledgeThirdPartyJob",
+                   "input": {"jobId": "event.job", "nonce": f"{details}.nonce",
+                             "clientToken": f"{details}.data.actionConfiguration.configuration.DeployToken"}}]}]}
+    pages = {}
+    try:
+        with InProcess(tmp_path, flows, console=True) as serve:
+            ids = {}
+            for job, end in (("ok", "succeeded"), ("dead", "dead")):
+                status, answer = serve.post("deploy", {"job": job, "auth": {"token": "planted-body-token-0001"}})
+                assert status == 202
+                ids[job] = answer["id"]
+                serve.wait_status(ids[job], end)
+            client = ConsoleClient(serve.console_url)
+            pages["login"] = client.get("/").text
+            pages["failed login"] = client.post("/login", {"token": TOKEN[:-1]}).text
+            client.login()
+            for path in ("/", "/events", "/events?status=dead", "/events?flow=deploy&since=15m", "/nothing",
+                         *(f"/events/{event_id}" for event_id in ids.values())):
+                pages[path] = client.get(path).text
+            pages["retry"] = client.retry(ids["dead"], ids["ok"]).text
+            serve.wait_status(ids["dead"], "dead")  # the service refuses it again
+            pages["after retry"] = client.get(f"/events/{ids['dead']}").text
+    finally:
+        loopback.stop()
+    assert "&#34;nonce&#34;: &#34;nonce-1&#34;" in pages[f"/events/{ids['ok']}"]  # a real page: step 1 shown
+    assert "InvalidNonceException" in pages[f"/events/{ids['dead']}"]
+    for name, text in pages.items():
+        assert planted.hits(text) == [] and planted.hits(html.unescape(text)) == [], name
+        assert "$sealed" not in text and "planted" not in text.lower(), name
