@@ -102,7 +102,7 @@ def test_the_security_headers_are_on_every_answer(served):
         assert policy.startswith("default-src 'none';"), policy
         assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy and "script-src" not in policy
         assert h["X-Frame-Options"] == "DENY" and h["X-Content-Type-Options"] == "nosniff"
-        assert h["Referrer-Policy"] == "no-referrer" and h["Cache-Control"] == "no-store"
+        assert h["Referrer-Policy"] == "same-origin" and h["Cache-Control"] == "no-store"
         assert h["Content-Type"] == "text/html; charset=utf-8"
         assert "<script" not in answer.text
     # The one inline style is allowed by its hash, and no other.
@@ -175,7 +175,7 @@ def test_a_bulk_retry_takes_each_dead_event_and_reports_the_rest(served, loopbac
     status, second = served.post("device-status", {"thing": "sensor-3", "job": "fw-44"})
     served.wait_status(second["id"], "dead")
     page = client.get("/events?status=dead").text
-    assert page.count('type="checkbox" form="retry" name="id"') == 2 and "Retry all 2 dead events shown" in page
+    assert page.count('type="checkbox" form="retry" name="id"') == 2 and "Retry every dead event shown (2)" in page
     answer = client.retry(served.dead_id, second["id"], "f" * 32)
     assert answer.text.count("queued again") == 2 and "no event with id " + "f" * 32 in answer.text
     for event_id in (served.dead_id, second["id"]):

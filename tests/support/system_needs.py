@@ -17,6 +17,8 @@ PROGRAMS = {
     "node": ("nodejs", "the Node sailor reference", ()),
     "npm": ("npm", "installing the Node sailor (an npm download into the user's cache, once)", ()),
     "openssl": ("openssl", "the platform message crypto reference", ()),
+    "chromium": ("chromium", "the console's browser test", ()),
+    "chromedriver": ("chromium-driver", "the console's browser test (Selenium drives chromium through it)", ()),
 }
 
 
