@@ -263,3 +263,33 @@ def test_serve_refuses_to_start_the_console_without_credentials(tmp_path, monkey
                      "--console", "--console-port", "0", *args)
     assert result.code == 2 and says in result.stderr, result.stderr
     assert "listening on" not in result.stderr
+
+
+def test_failed_logins_are_throttled(served):
+    from jobs_connector.webhooks.console.app import LOGIN_FAILURES
+
+    client = ConsoleClient(served.console_url)
+    for _ in range(LOGIN_FAILURES):
+        assert client.post("/login", {"token": "wrong-token-000000000000000"}).status_code == 401
+    throttled = client.post("/login", {"token": TOKEN})
+    assert throttled.status_code == 429 and "Set-Cookie" not in throttled.headers
+    # A session or header already authorized is not locked out.
+    assert requests.get(served.console_url + "/", auth=(USER, PASSWORD), timeout=10).status_code == 200
+
+
+def test_the_docs_say_what_the_console_does():
+    import os
+
+    from jobs_connector.webhooks.console import app, credentials, guard, pages, sessions
+    from tests.support.webhooks import ROOT
+
+    text = open(os.path.join(ROOT, "docs", "webhooks.md"), encoding="utf-8").read()
+    doc = " ".join(text[text.index("## Console"):text.index("## Durability")].split())
+    for name in (credentials.TOKEN_ENV, credentials.USER_ENV, credentials.PASSWORD_ENV, guard.ORIGIN_ENV):
+        assert name in doc, name
+    assert f"at least {credentials.MIN_TOKEN} characters" in doc and f"(at least {credentials.MIN_PASSWORD})" in doc
+    assert f"after {app.LOGIN_FAILURES} failed logins in a minute" in doc and app.LOGIN_WINDOW == 60
+    assert f"after {sessions.IDLE / 3600:.0f} hours" in doc
+    assert f"showing {min(pages.LIMITS)} to {max(pages.LIMITS)} events" in doc and f"newest {pages.SCAN} " in doc
+    assert "![" in doc and "(console.png)" in doc
+    assert os.path.getsize(os.path.join(ROOT, "docs", "console.png")) < 200_000
