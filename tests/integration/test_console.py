@@ -17,7 +17,7 @@ from jobs_connector.http.transport import Transport
 from jobs_connector.runtime import Runtime
 from tests.support.console import PASSWORD, TOKEN, USER, ConsoleClient, console_env, stored_dead_event
 from tests.support.loopback import Reply
-from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, InProcess, flow
+from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
 
 EXECUTION = {"execution": {"jobId": "fw-42", "thingName": "sensor-1", "status": "IN_PROGRESS", "versionNumber": 4}}
 UPDATED = {"executionState": {"status": "SUCCEEDED", "versionNumber": 5}}
@@ -293,3 +293,27 @@ def test_the_docs_say_what_the_console_does():
     assert f"showing {min(pages.LIMITS)} to {max(pages.LIMITS)} events" in doc and f"newest {pages.SCAN} " in doc
     assert "![" in doc and "(console.png)" in doc
     assert os.path.getsize(os.path.join(ROOT, "docs", "console.png")) < 200_000
+
+
+def test_the_console_lists_and_retries_over_redis_too(tmp_path, aws_env, loopback, monkeypatch, request):
+    """The same store contract on Redis: the list's filters, one event, and a retry from the failed step."""
+    redis_queue = request.getfixturevalue("redis_url")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
+    console_env(monkeypatch)
+    loopback.script += [Reply(200, EXECUTION), REFUSED]
+    loopback.default = Reply(200, UPDATED)
+    runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=1)))
+    with InProcess(tmp_path, FLOWS, redis_queue, runtime=runtime, console=True,
+                   environ={"OTHER_SECRET": OTHER_SECRET}) as serve:
+        status, answer = serve.post("device-status", {"thing": "sensor-1", "job": "fw-42"})
+        assert status == 202
+        serve.wait_status(answer["id"], "dead")
+        client = ConsoleClient(serve.console_url)
+        client.login()
+        assert answer["id"] in client.get("/events?flow=device-status&status=dead&since=1h").text
+        assert answer["id"] not in client.get("/events?flow=other").text
+        assert "Retry from step 2" in client.get(f"/events/{answer['id']}").text
+        before = len(loopback.requests)
+        assert "it resumes at step 2" in client.retry(answer["id"]).text
+        serve.wait_status(answer["id"], "succeeded")
+        assert len(loopback.requests) == before + 1
