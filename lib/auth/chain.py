@@ -120,3 +120,20 @@ def resolve_token(service: TokenService, cfg: Mapping, environ: Mapping = os.env
                                  field=service.header_cfg, rule="pattern")
     value = f"Bearer {token}" if header.lower() == "authorization" and not token.startswith("Bearer ") else token
     return TokenCredentials(checked_base_url(base, service.endpoint_cfg), header, value)
+
+
+AWS_SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def environment_secrets(environ: Mapping = os.environ) -> list[str]:
+    """The credentials this process's environment holds (AWS keys, each token service's token), for the log
+    handler to mask (lib/base/logs.py) whatever a line quotes."""
+    from jobs_connector.component.services import SERVICES  # the table: only when logging is set up
+
+    found = [environ.get(name) for name in AWS_SECRET_ENV]
+    for service in SERVICES.values():
+        if isinstance(service, TokenService):
+            token = environ.get(service.token_env)
+            if token:
+                found += TokenCredentials("", "", token).secrets()
+    return [value for value in found if value]

@@ -17,6 +17,7 @@ EXTRA_OF_MODULE = {
     "yaml": "webhooks",
     "waitress": "webhooks",
     "jinja2": "webhooks",
+    "prometheus_client": "webhooks",
     "botocore": "aws-roles",
     "paho": "mqtt",
 }

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import time
 
 from pika.exceptions import AMQPError
 
+from jobs_connector.base import logs
 from jobs_connector.base.errors import ConnectorError
 from jobs_connector.sailor.settings import SERVICE_METHODS, read_settings
 
@@ -26,13 +26,32 @@ def add_arguments(parser) -> None:
                           "environment describes, or answer one platform service call.")
     parser.add_argument("method", nargs="?", choices=SERVICE_METHODS,
                         help="answer one platform service call instead of running the step")
+    parser.add_argument("--log-format", default="text", choices=logs.FORMATS,
+                        help="log lines on stderr: text (default) or json (one object a line)")
 
 
-def _configure_logging() -> None:
+# The platform's secrets in the container's environment, masked in every log line (lib/base/logs.py).
+PLATFORM_SECRET_ENV = ("ELASTICIO_API_KEY", "ELASTICIO_MESSAGE_CRYPTO_PASSWORD", "ELASTICIO_MESSAGE_CRYPTO_IV")
+
+
+def _platform_secrets(environ) -> list[str]:
+    from urllib.parse import urlsplit
+
+    from jobs_connector.auth.chain import environment_secrets
+
+    found = [environ.get(name) for name in PLATFORM_SECRET_ENV] + environment_secrets(environ)
+    try:
+        found.append(urlsplit(environ.get("ELASTICIO_AMQP_URI", "")).password)
+    except ValueError:  # a malformed URI: read_settings names it
+        pass
+    return [value for value in found if value]
+
+
+def _configure_logging(log_format: str = "text") -> None:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    level = level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "INFO"
+    logs.configure(level, log_format=log_format, secrets=_platform_secrets(os.environ))
+    logging.getLogger().setLevel(level)  # as before: the libraries' lines at LOG_LEVEL too (pika's at WARNING)
 
 
 def run_step(environ, process=None) -> int:
@@ -83,7 +102,7 @@ def run_step(environ, process=None) -> int:
 
 
 def main(args) -> int:
-    _configure_logging()
+    _configure_logging(getattr(args, "log_format", "text"))
     if args.method:
         from jobs_connector.sailor.platform_calls import run_service
 
@@ -91,5 +110,5 @@ def main(args) -> int:
     try:
         return run_step(os.environ)
     except ConnectionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        logs.say(f"error: {exc}", level=logging.ERROR, logger="jobs_connector.sailor")
         return 4

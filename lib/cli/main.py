@@ -316,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
             return _run_extension(args.extension, args.command, args.rest)
         return args.func(args)
     except ConnectorError as exc:
+        logs = sys.modules.get("jobs_connector.base.logs")  # serve, ipaas and watch may log JSON lines
+        if logs is not None and logs.is_json():
+            logs.say(f"error: {exc.describe()}", level=40, field=getattr(exc, "field", None),
+                     rule=getattr(exc, "rule", None), request_id=exc.request_id)
+            return exc.exit_code
         print(f"error: {exc.describe()}", file=sys.stderr)
         if isinstance(exc, BadInput) and exc.field:
             print(f"field: {exc.field}  rule: {exc.rule}", file=sys.stderr)

@@ -8,15 +8,17 @@
 
 from __future__ import annotations
 
-import logging
+import argparse
 import os
-import sys
 
+from jobs_connector.auth.chain import environment_secrets
+from jobs_connector.base import logs
 from jobs_connector.base.errors import ConfigurationError
-from jobs_connector.base.log_repeats import RepeatFilter
 from jobs_connector.webhooks import flows as flows_module
 from jobs_connector.webhooks.lifecycle import Service, Settings
+from jobs_connector.webhooks.metrics import multiprocess as multiprocess_metrics
 from jobs_connector.webhooks.processes import INDEX_ENV, WorkerProcesses, child_command
+from jobs_connector.webhooks.sealing import KEY_ENV
 from jobs_connector.webhooks.store.queue import QUEUE_ENV, Queue, queue_url, shown_url
 
 # Worker threads per process, more than one a core: a thread waiting for a service's answer (tens of
@@ -73,6 +75,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--console-port", type=int, default=8081, metavar="PORT",
                         help="the console's port (default 8081; 0 picks a free one)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--log-format", default="text", choices=logs.FORMATS,
+                        help="log lines on stderr: text (default) or json (one object a line)")
+    parser.add_argument("--metrics", default=True, action=argparse.BooleanOptionalAction,
+                        help="Prometheus metrics on GET /metrics of the intake, counting its worker processes too "
+                             "(default on)")
 
 
 def _process_name() -> str:
@@ -81,13 +88,11 @@ def _process_name() -> str:
     return f" [worker process {index}]" if index.isdigit() else ""
 
 
-def configure_logging(level: str, where: str = "") -> None:
+def configure_logging(level: str, where: str = "", log_format: str = "text", secrets=()) -> None:
     """Log lines on stderr; `where` names the worker process that writes them (see _process_name)."""
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format=f"%(asctime)s %(levelname)s %(name)s{where}: %(message)s")
-    logging.getLogger("jobs_connector").setLevel(level)
-    for handler in logging.getLogger().handlers:  # a lost store must not flood the log
-        handler.addFilter(RepeatFilter())
+    index = os.environ.get(INDEX_ENV, "")
+    logs.configure(level, log_format=log_format, text_format=f"%(asctime)s %(levelname)s %(name)s{where}: %(message)s",
+                   process=index if where and index.isdigit() else None, secrets=secrets, quiet=())
 
 
 def main(args) -> int:
@@ -97,14 +102,15 @@ def main(args) -> int:
     web = not args.worker_only
     flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
     where = _process_name()
-    configure_logging(args.log_level, where)
+    configure_logging(args.log_level, where, args.log_format,
+                      secrets=[*flows.secrets(), *environment_secrets(os.environ), os.environ.get(KEY_ENV)])
     processes = None
     settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web,
                         work=not args.web_only and not args.worker_processes,
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                         threads=args.threads, store_timeout=args.store_timeout, console=args.console,
-                        console_host=args.console_host, console_port=args.console_port)
+                        console_host=args.console_host, console_port=args.console_port, metrics=args.metrics)
     queue = Queue(queue_url(args.queue), store_timeout=args.store_timeout)
     if queue.kind == "redis":
         try:
@@ -115,17 +121,25 @@ def main(args) -> int:
                                      f"{str(exc)[:200]}") from None
         queue.store.warn_if_not_durable()
 
+    # Before anything imports prometheus_client, and before the children's environment is made.
+    several = bool(args.worker_processes)
+    metrics_dir, owns_metrics_dir = (multiprocess_metrics.choose(os.environ, several_processes=several)
+                                     if args.metrics else (None, False))
     if args.worker_processes:
         command = child_command(args.flows, workers=args.workers, lease=args.lease,
                                 sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
-                                store_timeout=args.store_timeout, log_level=args.log_level)
+                                store_timeout=args.store_timeout, log_level=args.log_level,
+                                log_format=args.log_format, metrics=args.metrics)
         # The queue URL, which may hold a password, goes by the environment: never on a command line.
         processes = WorkerProcesses(command, args.worker_processes, {**os.environ, QUEUE_ENV: queue.url})
 
     def announce(line: str) -> None:
         # One write per line: worker processes share serve's stderr, and print() writes the line and its
         # newline apart (unbuffered), which lets two processes' lines run together.
-        sys.stderr.write(f"{where.strip()} {line}\n" if where else f"{line}\n")
-        sys.stderr.flush()
+        logs.say(f"{where.strip()} {line}" if where and not logs.is_json() else line, logger="jobs_connector.serve")
 
-    return Service(flows, queue, settings, announce=announce, processes=processes).run()
+    try:
+        return Service(flows, queue, settings, announce=announce, processes=processes, metrics_dir=metrics_dir).run()
+    finally:
+        if owns_metrics_dir:  # the children have exited (Service.stop waited for them): nobody writes there now
+            multiprocess_metrics.remove(metrics_dir)

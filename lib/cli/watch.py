@@ -13,10 +13,12 @@ the watch with the `run` exit codes (2 bad input, 3 rejected, 5 outcome unknown)
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
 
+from jobs_connector.base import logs
 from jobs_connector.base.errors import BadInput, ConnectorError
 from jobs_connector.cli.main import _read_json_arg
 from jobs_connector.triggers import state_file
@@ -34,9 +36,16 @@ def add_arguments(parser) -> None:
                         help="where the snapshot is kept between runs (without it every start is a first run)")
     parser.add_argument("--every", default="30s", help="time between polls: 30s (default), 5m, 500ms, ...")
     parser.add_argument("--once", action="store_true", help="poll once and exit")
+    parser.add_argument("--log-format", default="text", choices=logs.FORMATS,
+                        help="lines on stderr (errors, warnings): text (default) or json (one object a line)")
 
 
 def main(args) -> int:
+    from jobs_connector.auth.chain import environment_secrets
+
+    # Warnings and errors on stderr as the bare message (text, as before), or JSON lines.
+    logs.configure("WARNING", log_format=args.log_format, text_format="%(message)s",
+                   secrets=environment_secrets(), quiet=())
     trigger = get_trigger(args.trigger)  # unknown trigger: exit 2 with a suggestion
     cfg = _read_json_arg(args.config, "config") if args.config else {}
     if not isinstance(cfg, dict):
@@ -68,7 +77,8 @@ def main(args) -> int:
                     if args.state:
                         state_file.save(args.state, trigger.key, snapshot)
             except ConnectorError as exc:
-                print(f"error: {exc.describe()}", file=sys.stderr, flush=True)
+                logs.say(f"error: {exc.describe()}", level=logging.ERROR, logger="jobs_connector.triggers",
+                         action=trigger.key, request_id=exc.request_id)
                 if not exc.retryable or args.once:
                     return exc.exit_code
             if args.once or stop.wait(every):

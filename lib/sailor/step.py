@@ -112,8 +112,11 @@ class StepRunner:
             return True
         incoming = msgs.incoming_headers(raw_headers)
         base = msgs.outgoing_headers(self.settings, incoming)
+        fields = {"message_id": incoming.get("messageId"), "step": self.settings.step_id,
+                  "action": self.settings.function}
+        started = time.monotonic()
         log.info("processing message %s (thread %s%s)", incoming.get("messageId", "?"), incoming.get("threadId"),
-                 ", redelivered" if method.redelivered else "")
+                 ", redelivered" if method.redelivered else "", extra=fields)
         context = _Context(body, protocol, raw_headers, properties_of(properties), payload, incoming, base)
 
         events: queue.Queue = queue.Queue()
@@ -144,7 +147,8 @@ class StepRunner:
             self.link.reject(tag)
         else:
             self.link.ack(tag)
-        log.info("message %s %s", incoming.get("messageId", "?"), "rejected after an error" if errors else "done")
+        log.info("message %s %s", incoming.get("messageId", "?"), "rejected after an error" if errors else "done",
+                 extra={**fields, "duration": round(time.monotonic() - started, 6)})
         return True
 
     def _run_step(self, payload: dict, events: queue.Queue) -> None:

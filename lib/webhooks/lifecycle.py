@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from jobs_connector.base.errors import ConfigurationError
+from jobs_connector.webhooks import metrics as metrics_module
 from jobs_connector.webhooks.flows import Flows
 from jobs_connector.webhooks.intake.handler import Intake
 from jobs_connector.webhooks.intake.waitress_server import IntakeServer
@@ -47,14 +48,19 @@ class Settings:
     console: bool = False  # the operator's console (lib/webhooks/console/), on its own port
     console_host: str = "127.0.0.1"
     console_port: int = 8081
+    metrics: bool = True  # Prometheus metrics, GET /metrics on the intake (lib/webhooks/metrics/)
 
 
 class Service:
     def __init__(self, flows: Flows, queue: Queue, settings: Settings, *, announce=print, runtime=None,
-                 install_signals: bool = True, processes: WorkerProcesses | None = None):
-        """`processes`: worker processes to start and keep running (then settings.work is usually False)."""
+                 install_signals: bool = True, processes: WorkerProcesses | None = None,
+                 metrics_dir: str | None = None):
+        """`processes`: worker processes to start and keep running (then settings.work is usually False).
+        `metrics_dir`: multi-process metrics through that directory (lib/webhooks/metrics/multiprocess.py)."""
         self.flows, self.queue, self.settings = flows, queue, settings
         self.processes = processes
+        self.metrics_dir = metrics_dir
+        self.metrics = metrics_module.OFF
         self.exit_code = 0
         self.announce, self.runtime, self.install_signals = announce, runtime, install_signals
         self._previous_handlers: dict = {}
@@ -74,11 +80,20 @@ class Service:
             self.console = console_server(self.flows, self.queue, s.console_host, s.console_port)
         # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
         intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
+        # Counted where someone can read them: the intake's /metrics, or the files a worker process shares
+        # with it. A worker-only process on its own has no listener, so it counts nothing.
+        if s.metrics and (s.web or self.metrics_dir):
+            self.metrics = metrics_module.start(self.queue.store, [f.name for f in self.flows],
+                                                multiprocess_dir=self.metrics_dir, expose=s.web)
+        if intake is not None:
+            intake.metrics = self.metrics
         if intake is not None and self.processes:
             intake.worker_processes = self.processes.status  # /healthz counts them
+            self.processes.on_exit = self.metrics.process_exited
         if s.work:
             self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
-                                 sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2))
+                                 sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2),
+                                 metrics=self.metrics)
             # Polling for SQLite (no blocking pop); Redis blocks on the list, so polling settings matter less.
             self.consumer = self.queue.huey.create_consumer(
                 workers=s.workers, worker_type="thread", periodic=False, initial_delay=0.05, backoff=1.5,
@@ -115,7 +130,7 @@ class Service:
 
     def _start_poller(self) -> None:
         """Flows that start from a polling trigger (lib/webhooks/poll.py): their items join the queue."""
-        poller = Poller(self.flows, self.queue, runtime=self.runtime)
+        poller = Poller(self.flows, self.queue, runtime=self.runtime, metrics=self.metrics)
         if poller:
             self.poller = poller
             poller.start()

@@ -31,6 +31,7 @@ from jobs_connector.base.redact import redact_by_schema
 from jobs_connector.triggers.engine import Poll
 from jobs_connector.triggers.trigger import get_trigger
 from jobs_connector.webhooks.events import Event, new_id
+from jobs_connector.webhooks.metrics import OFF, NoMetrics
 
 log = logging.getLogger("jobs_connector.triggers")
 SNAPSHOT_KEY = "jobs-connector:poll-snapshot:{flow}"
@@ -45,9 +46,10 @@ def delivery_id(trigger: str, item_id: str, version: str) -> str:
 class Poller:
     """Polls every flow that starts from a trigger, each at its own interval, on one thread."""
 
-    def __init__(self, flows, queue, *, runtime=None, clock=time.time):
+    def __init__(self, flows, queue, *, runtime=None, clock=time.time, metrics: NoMetrics = OFF):
         self.flows = [f for f in flows if f.trigger is not None]
         self.queue, self.runtime, self.clock = queue, runtime, clock
+        self.metrics = metrics
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -106,12 +108,16 @@ class Poller:
                     continue
                 try:
                     created = self.poll_once(flow)
+                    self.metrics.polled(flow.name, True, created)
                     if created:
-                        log.info("poll flow %s: %d new event(s)", flow.name, created)
+                        log.info("poll flow %s: %d new event(s)", flow.name, created, extra={"flow": flow.name})
                 except ConnectorError as exc:
-                    log.warning("poll flow %s: %s", flow.name, exc.describe())
+                    self.metrics.polled(flow.name, False, 0)
+                    log.warning("poll flow %s: %s", flow.name, exc.describe(),
+                                extra={"flow": flow.name, "request_id": exc.request_id})
                 except Exception:  # keep polling the other flows; the next interval tries again
-                    log.exception("poll flow %s failed", flow.name)
+                    self.metrics.polled(flow.name, False, 0)
+                    log.exception("poll flow %s failed", flow.name, extra={"flow": flow.name})
                 due[flow.name] = time.monotonic() + flow.trigger.every
             self.stopping.wait(max(0.01, min(due.values()) - time.monotonic()))
 

@@ -38,12 +38,13 @@ MAX_BACKOFF = 30.0
 
 
 def child_command(flows_path: str, *, workers: int, lease: float, sweep_interval: float, shutdown_timeout: float,
-                  store_timeout: float, log_level: str) -> list[str]:
-    """`serve --worker-only` with this serve's worker settings; the queue comes from the environment."""
+                  store_timeout: float, log_level: str, log_format: str = "text", metrics: bool = True) -> list[str]:
+    """`serve --worker-only` with this serve's worker settings; the queue (and the metrics' directory) come
+    from the environment."""
     return [sys.executable, "-m", "lib", "serve", "--flows", os.path.abspath(flows_path), "--worker-only",
             "--workers", str(workers), "--lease", repr(lease), "--sweep-interval", repr(sweep_interval),
             "--shutdown-timeout", repr(shutdown_timeout), "--store-timeout", repr(store_timeout),
-            "--log-level", log_level]
+            "--log-level", log_level, "--log-format", log_format, "--metrics" if metrics else "--no-metrics"]
 
 
 def say_ready(environ=os.environ) -> None:
@@ -81,6 +82,7 @@ class WorkerProcesses:
         self.command, self.env = command, env
         self.start_grace, self.popen, self.clock = start_grace, popen, clock
         self.slots = [_Slot(i + 1) for i in range(count)]
+        self.on_exit: Callable[[int], None] | None = None  # told each child's pid once it has exited (metrics)
 
     def start(self) -> None:
         for slot in self.slots:
@@ -154,6 +156,7 @@ class WorkerProcesses:
             delay = min(MAX_BACKOFF, 2.0 ** slot.quick_failures) if quick else 0.0
             log.warning("worker process %d (pid %d) exited with status %s; starting it again%s", slot.index,
                         slot.proc.pid, code, f" in {delay:g} s" if delay else "")
+            self._exited(slot.proc.pid)
             slot.proc, slot.not_before = None, now + delay
             self._forget_pipe(slot)
             if not delay:
@@ -174,6 +177,15 @@ class WorkerProcesses:
                 slot.proc.kill()
                 slot.proc.wait()
                 killed.append(slot.index)
+        for slot in running:
+            self._exited(slot.proc.pid)
         for slot in self.slots:
             self._forget_pipe(slot)
         return killed
+
+    def _exited(self, pid: int) -> None:
+        if self.on_exit is not None:
+            try:
+                self.on_exit(pid)
+            except OSError as exc:  # bookkeeping only: never a reason to stop serving
+                log.warning("could not mark worker process %d as ended for the metrics: %s", pid, exc)

@@ -26,6 +26,7 @@ from jobs_connector.base.log_repeats import RepeatFilter
 from jobs_connector.webhooks import view
 from jobs_connector.webhooks.events import Event, new_id, stored_headers
 from jobs_connector.webhooks.flows import FlowFileError, Flows
+from jobs_connector.webhooks.metrics import OFF, NoMetrics
 from jobs_connector.webhooks.signatures import jobs_hmac as signature
 from jobs_connector.webhooks.signatures.schemes import Verifier
 from jobs_connector.webhooks.store.event_store import NotDurable, StoreBusy
@@ -89,26 +90,33 @@ class Intake:
         self.verifiers = verifiers(flows)
         # serve --worker-processes: their counts for /healthz (lib/webhooks/processes.py)
         self.worker_processes: Callable[[], dict] | None = None
+        self.metrics: NoMetrics = OFF  # serve sets its recorder (lib/webhooks/metrics/)
+
+    def refuse(self, flow_name: str, reason: str, status: int, message: str) -> tuple[int, dict]:
+        """A refusal, counted by reason (the flow only when it is one of ours: labels stay bounded)."""
+        self.metrics.refused(flow_name if flow_name in self.verifiers else "", reason)
+        return status, {"error": message}
 
     def receive(self, flow_name: str, headers, body: bytes) -> tuple[int, dict]:
         flow = self.flows.get(flow_name)
         if flow is None or flow.trigger is not None:  # a flow a poll starts has no webhook
-            return 404, {"error": f"no flow named '{flow_name}'"}
+            return self.refuse(flow_name, "unknown-flow", 404, f"no flow named '{flow_name}'")
         now = self.clock()
         try:
             signed = self.verifiers[flow.name].verify(headers, body, tolerance=self.tolerance, now=now)
         except signature.SignatureError as exc:
-            log.warning("hook %s refused: %s", flow_name, exc)
-            return 401, {"error": str(exc)}
+            log.warning("hook %s refused: %s", flow_name, exc, extra={"flow": flow_name})
+            return self.refuse(flow_name, "bad-signature", 401, str(exc))
         try:
             data = json.loads(body, parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
-            return 400, {"error": "the body is not valid JSON"}
+            return self.refuse(flow_name, "bad-json", 400, "the body is not valid JSON")
         if not isinstance(data, dict):
-            return 400, {"error": "the body must be a JSON object"}
+            return self.refuse(flow_name, "bad-json", 400, "the body must be a JSON object")
         delivery_id = signed.delivery_id
         if delivery_id is not None and not _DELIVERY_ID.match(delivery_id):
-            return 400, {"error": "the delivery id must be 1 to 200 printable ASCII characters without spaces"}
+            return self.refuse(flow_name, "bad-delivery-id", 400,
+                               "the delivery id must be 1 to 200 printable ASCII characters without spaces")
         # A signed delivery id names the event alone: two deliveries of the same body in the same second
         # with different ids are two events. An unsigned one could be forged onto a captured request, so
         # the signature's fingerprint still recognises the request (see _clash).
@@ -119,21 +127,30 @@ class Intake:
         try:
             event_id, created = self.queue.accept(event)
         except StoreBusy as exc:
-            log.warning("hook %s: 503, the store is busy: %s", flow_name, exc)
-            return 503, {"error": "the store is busy; nothing was stored, send it again later"}
+            log.warning("hook %s: 503, the store is busy: %s", flow_name, exc, extra={"flow": flow_name})
+            return self.refuse(flow_name, "store-busy", 503,
+                               "the store is busy; nothing was stored, send it again later")
         except NotDurable as exc:
-            log.error("hook %s: 503, the event was written but may not survive a crash: %s", flow_name, exc)
-            return 503, {"error": "the event was written but could not be flushed to disk, so whether it "
-                                  "survives a crash is unknown; send it again: a repeat with the same delivery "
-                                  "id, or of the same signed request, is recognised"}
+            log.error("hook %s: 503, the event was written but may not survive a crash: %s", flow_name, exc,
+                      extra={"flow": flow_name})
+            return self.refuse(flow_name, "not-durable", 503, "the event was written but could not be flushed to "
+                               "disk, so whether it survives a crash is unknown; send it again: a repeat with the "
+                               "same delivery id, or of the same signed request, is recognised")
         except Exception as exc:
-            log.warning("hook %s: 503, the event could not be stored: %s: %s", flow_name, type(exc).__name__, exc)
-            return 503, {"error": "the event could not be stored; send it again later"}
+            log.warning("hook %s: 503, the event could not be stored: %s: %s", flow_name, type(exc).__name__, exc,
+                        extra={"flow": flow_name})
+            return self.refuse(flow_name, "store-unavailable", 503,
+                               "the event could not be stored; send it again later")
         if not created:
-            return self._clash(event, event_id) or (200, {"id": event_id, "duplicate": True})
+            clash = self._clash(event, event_id)
+            if clash:
+                return self.refuse(flow_name, "conflict", *clash)
+            self.metrics.duplicate(flow.name)
+            return 200, {"id": event_id, "duplicate": True}
+        self.metrics.accepted(flow.name)
         return 202, {"id": event_id}
 
-    def _clash(self, event: Event, existing_id: str) -> tuple[int, dict] | None:
+    def _clash(self, event: Event, existing_id: str) -> tuple[int, str] | None:
         """409 when an unsigned delivery id differs from the one of the event this signed request already
         made: a replay with a forged id, or a sender's second delivery of the same body in the same second,
         which it can tell apart only by signing the id. Never a silent merge."""
@@ -142,9 +159,8 @@ class Intake:
         existing = self.store.get(existing_id)
         if existing is None or existing.delivery_id == event.delivery_id:
             return None
-        return 409, {"error": "this signed request was already delivered under another delivery id; to send "
-                              "the same body again within the second, sign the delivery id too "
-                              "(v1 over '<t>.<X-Delivery-Id>.<body>')"}
+        return 409, ("this signed request was already delivered under another delivery id; to send the same body "
+                     "again within the second, sign the delivery id too (v1 over '<t>.<X-Delivery-Id>.<body>')")
 
     def event(self, event_id: str) -> tuple[int, dict]:
         event = self.store.get(event_id)

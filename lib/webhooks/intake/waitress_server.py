@@ -12,10 +12,29 @@ import time
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from jobs_connector.webhooks.intake.wsgi import IntakeApp
 
 log = logging.getLogger("jobs_connector.webhooks")
+
+
+# What waitress refuses itself, before the application sees the request (jobs_connector_webhooks_refused_total).
+_REFUSED_BY_WAITRESS = {400: "bad-framing", 413: "too-large", 431: "headers-too-large", 501: "bad-framing"}
+
+
+class _CountedErrorTask(ErrorTask):
+    """waitress's answer to a request it refuses (a body over the bound, malformed framing), counted."""
+
+    def execute(self):
+        reason = _REFUSED_BY_WAITRESS.get(getattr(self.request.error, "code", 500))
+        if reason is not None:  # a 500 is our failure, not a refusal
+            self.channel.server.intake_app.intake.refuse(_hook_flow(self.request.path or ""), reason, 0, "")
+        super().execute()
+
+
+def _hook_flow(path: str) -> str:
+    return path[len("/hooks/"):] if path.startswith("/hooks/") else ""
 
 
 class _Channel(HTTPChannel):
@@ -32,6 +51,8 @@ class _Channel(HTTPChannel):
             return False
         return super().writable()
 
+    error_task_class = _CountedErrorTask
+
 
 class IntakeServer:
     def __init__(self, address, app: IntakeApp, *, threads: int = 8, max_body: int = 1024 * 1024,
@@ -45,6 +66,7 @@ class IntakeServer:
             max_request_body_size=max_body, connection_limit=1000, clear_untrusted_proxy_headers=True,
             asyncore_use_poll=True)
         self.server.channel_class = _Channel  # waitress is pinned: tests/integration/test_webhooks_framing.py runs it
+        self.server.intake_app = app  # its refusals are counted (_CountedErrorTask)
 
     @property
     def url(self) -> str:

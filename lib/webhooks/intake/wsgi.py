@@ -45,10 +45,13 @@ class IntakeApp:
 
     def __init__(self, intake: Intake):
         self.intake = intake
+        self.metrics_page = intake.metrics.page  # GET /metrics (lib/webhooks/metrics/page.py), None when off
         self._active = 0
         self._idle = threading.Condition()
 
     def __call__(self, environ, start_response):
+        if self.metrics_page is not None and environ.get("PATH_INFO") == "/metrics":
+            return self.metrics_page(environ, start_response)
         with self._idle:
             self._active += 1
         try:
@@ -83,23 +86,24 @@ class IntakeApp:
         intake = self.intake
         match = _HOOK.match(path)
         if not match:
-            return 404, {"error": "POST /hooks/<flow>"}
-        if intake.flows.get(match.group(1)) is None:
-            return 404, {"error": f"no flow named '{match.group(1)}'"}
+            return intake.refuse("", "unknown-flow", 404, "POST /hooks/<flow>")
+        name = match.group(1)
+        if intake.flows.get(name) is None:
+            return intake.refuse(name, "unknown-flow", 404, f"no flow named '{name}'")
         # waitress de-chunks a chunked body (bounded) and sets CONTENT_LENGTH; other servers may pass a stream.
         if environ.get("HTTP_TRANSFER_ENCODING"):
-            return 411, {"error": "send the body with a Content-Length"}
+            return intake.refuse(name, "no-length", 411, "send the body with a Content-Length")
         length = environ.get("CONTENT_LENGTH") or ""
         if not length:
-            return 411, {"error": "Content-Length is required"}
+            return intake.refuse(name, "no-length", 411, "Content-Length is required")
         if not _DIGITS.match(length):
-            return 400, {"error": "Content-Length is malformed"}
+            return intake.refuse(name, "bad-framing", 400, "Content-Length is malformed")
         if int(length) > intake.max_body:
-            return 413, {"error": f"the body is larger than {intake.max_body} bytes"}
+            return intake.refuse(name, "too-large", 413, f"the body is larger than {intake.max_body} bytes")
         body = environ["wsgi.input"].read(int(length))
         if len(body) != int(length):
-            return 400, {"error": "the body is shorter than its Content-Length"}
-        return intake.receive(match.group(1), request_headers(environ), body)
+            return intake.refuse(name, "bad-framing", 400, "the body is shorter than its Content-Length")
+        return intake.receive(name, request_headers(environ), body)
 
 
 # -- the entry point for other WSGI servers (gunicorn) ------------------------------------------------------

@@ -76,5 +76,10 @@ class EventStore(ABC):
     def counts(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def backlog(self, now: float) -> tuple[dict[str, int], float | None]:
+        """For the queue gauges, cheaply (indexed, bounded): the number of queued, retrying and running
+        events, and the due time of the oldest waiting event that is due by `now` (None when none is)."""
+
+    @abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -27,6 +27,8 @@ from jobs_connector.webhooks.store.event_store import Due, EventStore
 
 log = logging.getLogger("jobs_connector.webhooks")
 FINGERPRINT_TTL = 86400
+BACKLOG_STATUSES = ("queued", "retrying", "running")
+BACKLOG_LOOK = 50  # due entries looked at for the oldest waiting one (running ones with an ended lease come first)
 
 _ADD = """
 local p, id, flow, delivery, fp, doc, received, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
@@ -198,6 +200,23 @@ class RedisEventStore(EventStore):
         for status in STATUSES:
             pipe.zcard(f"{self.prefix}:st:{status}")
         return {s: n for s, n in zip(STATUSES, pipe.execute(), strict=True) if n}
+
+    def backlog(self, now: float) -> tuple[dict[str, int], float | None]:
+        pipe = self.client.pipeline(transaction=False)
+        for status in BACKLOG_STATUSES:
+            pipe.zcard(f"{self.prefix}:st:{status}")
+        pipe.zrangebyscore(f"{self.prefix}:next", "-inf", repr(now), start=0, num=BACKLOG_LOOK, withscores=True)
+        *sizes, due = pipe.execute()
+        counts = {s: n for s, n in zip(BACKLOG_STATUSES, sizes, strict=True) if n}
+        if not due:
+            return counts, None
+        pipe = self.client.pipeline(transaction=False)
+        for event_id, _ in due:
+            pipe.hget(f"{self.prefix}:ev:{event_id.decode()}", "status")
+        for (_, score), status in zip(due, pipe.execute(), strict=True):
+            if status and status != RUNNING.encode():  # a running event's score is its lease's end
+                return counts, score
+        return counts, None
 
     def ping(self) -> None:
         self.client.ping()

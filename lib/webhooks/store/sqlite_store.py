@@ -302,6 +302,14 @@ class SqliteEventStore(EventStore):
         with self.storage.db() as cur:
             return dict(cur.execute("select status, count(*) from webhook_events group by status").fetchall())
 
+    def backlog(self, now: float) -> tuple[dict[str, int], float | None]:
+        with self.storage.db() as cur:  # both on indexes: (status, received_at) and next_at
+            counts = dict(cur.execute("select status, count(*) from webhook_events where status in "
+                                      "('queued', 'retrying', 'running') group by status").fetchall())
+            row = cur.execute("select next_at from webhook_events where next_at is not null and next_at <= ? "
+                              "and status != 'running' order by next_at limit 1", (now,)).fetchone()
+        return counts, row[0] if row else None
+
     def ping(self) -> None:
         self.check_file()
         with self.storage.db() as cur:

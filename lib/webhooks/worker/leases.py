@@ -9,6 +9,7 @@ import threading
 
 from jobs_connector.webhooks.events import DEAD, QUEUED, RUNNING, WAITING
 from jobs_connector.webhooks.flows import Flows
+from jobs_connector.webhooks.metrics import OFF, NoMetrics, outcome_of
 from jobs_connector.webhooks.store.queue import Queue
 from jobs_connector.webhooks.worker.inflight import InFlight
 from jobs_connector.webhooks.worker.outcomes import history_line, lifetime_attempt, outcome_unknown
@@ -18,10 +19,11 @@ log = logging.getLogger("jobs_connector.webhooks")
 
 class Leases:
     def __init__(self, flows: Flows, queue: Queue, inflight: InFlight, *, lease: float, sweep_interval: float,
-                 grace: float, clock, stopping: threading.Event):
+                 grace: float, clock, stopping: threading.Event, metrics: NoMetrics = OFF):
         self.flows, self.queue, self.store, self.inflight = flows, queue, queue.store, inflight
         self.lease, self.sweep_interval, self.grace, self.clock = lease, sweep_interval, grace, clock
         self.stopping = stopping  # the worker is stopping: no take-overs
+        self.metrics = metrics
         self._halt = threading.Event()  # the heartbeat and sweeper stop (last, so leases stay renewed)
         self._threads: list[threading.Thread] = []
 
@@ -66,7 +68,11 @@ class Leases:
             event.history.append(history_line(error, now, lifetime_attempt(event)))
             event.status, event.claim, event.lease_until, event.sending = DEAD, None, None, None
             event.updated_at, event.error = now, error
-            return 1 if self.store.save(event, lease_expired_before=now) else 0
+            if not self.store.save(event, lease_expired_before=now):
+                return 0
+            self.metrics.taken_over(event.flow)
+            self.metrics.finished(event.flow, outcome_of(error), now - event.received_at)
+            return 1
         error = {"type": "WorkerStopped", "retryable": True,
                  "message": f"the worker running attempt {event.attempts} stopped before finishing "
                             f"(step {len(event.steps) + 1})"}
@@ -78,8 +84,11 @@ class Leases:
             event.status, event.due_at = QUEUED, now
         if not self.store.save(event, lease_expired_before=now):
             return 0
+        self.metrics.taken_over(event.flow)
         if event.status == QUEUED:
             self.queue.dispatch(event.id)
+        else:
+            self.metrics.finished(event.flow, "dead", now - event.received_at)
         return 1
 
     def start_background(self) -> None:

@@ -9,6 +9,7 @@ import logging
 from jobs_connector.base.errors import OutcomeUnknown
 from jobs_connector.webhooks.events import DEAD, QUEUED, RETRYING, Event
 from jobs_connector.webhooks.flows import Flows
+from jobs_connector.webhooks.metrics import OFF, NoMetrics, outcome_of
 from jobs_connector.webhooks.sealing import scrubbed
 from jobs_connector.webhooks.store.queue import Queue
 
@@ -30,6 +31,18 @@ def lifetime_attempt(event) -> int:
     return before + event.attempts
 
 
+def log_fields(event, error: dict | None = None, *, duration: float | None) -> dict:
+    """The structured fields of a log line about an event (serve --log-format json shows them)."""
+    fields = {"event_id": event.id, "flow": event.flow, "attempt": lifetime_attempt(event)}
+    if error:
+        for name, key in (("step", "step"), ("action", "action"), ("request_id", "request_id")):
+            if error.get(key) is not None:
+                fields[name] = error[key]
+    if duration is not None:
+        fields["duration"] = round(duration, 6)
+    return fields
+
+
 def outcome_unknown(step, why: str) -> dict:
     """The error of an event whose step is not safe to repeat and may have been carried out: the same
     OutcomeUnknown the transport raises, as the event records every step error."""
@@ -42,8 +55,9 @@ def outcome_unknown(step, why: str) -> dict:
 
 
 class Outcomes:
-    def __init__(self, flows: Flows, queue: Queue, clock):
+    def __init__(self, flows: Flows, queue: Queue, clock, metrics: NoMetrics = OFF):
         self.flows, self.queue, self.store, self.clock = flows, queue, queue.store, clock
+        self.metrics = metrics
 
     def retry(self, event: Event, error: dict, delay: float) -> str:
         error = scrubbed(error, event)
@@ -53,8 +67,9 @@ class Outcomes:
         event.history.append(history_line(error, now, lifetime_attempt(event)))
         if self.store.save(event):
             self.queue.dispatch(event.id, eta=event.due_at)
+            self.metrics.retry(event.flow)
             log.info("event %s: attempt %d failed (%s); retrying in %.1fs", event.id, event.attempts,
-                     error.get("type"), delay)
+                     error.get("type"), delay, extra=log_fields(event, error, duration=None))
             return RETRYING
         return SUPERSEDED
 
@@ -65,8 +80,9 @@ class Outcomes:
         event.updated_at, event.error = now, error
         event.history.append(history_line(error, now, lifetime_attempt(event)))
         if self.store.save(event):
+            self.metrics.finished(event.flow, outcome_of(error), now - event.received_at)
             log.warning("event %s (%s) dead-lettered: %s: %s", event.id, event.flow, error.get("type"),
-                        error.get("message"))
+                        error.get("message"), extra=log_fields(event, error, duration=now - event.received_at))
             return DEAD
         return SUPERSEDED
 

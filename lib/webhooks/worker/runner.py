@@ -13,6 +13,7 @@ import uuid
 from jobs_connector.runtime import Runtime
 from jobs_connector.webhooks.events import DEAD, RUNNING, WAITING, Event
 from jobs_connector.webhooks.flows import Flows
+from jobs_connector.webhooks.metrics import OFF, NoMetrics
 from jobs_connector.webhooks.store.queue import Queue
 from jobs_connector.webhooks.worker.inflight import InFlight
 from jobs_connector.webhooks.worker.leases import Leases
@@ -25,17 +26,17 @@ EARLY_TOLERANCE = 1.0  # seconds: clocks of different machines may disagree a li
 
 class Worker:
     def __init__(self, flows: Flows, queue: Queue, *, runtime: Runtime | None = None, lease: float = 30.0,
-                 sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time):
+                 sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time, metrics: NoMetrics = OFF):
         self.flows, self.queue, self.store = flows, queue, queue.store
         self.runtime = runtime or Runtime()
         self.lease, self.sweep_interval, self.grace = lease, sweep_interval, grace
         self.stopping = threading.Event()  # no new events or steps; hand events back between steps
         self.inflight = InFlight()
-        self.outcomes = Outcomes(flows, queue, clock)
+        self.outcomes = Outcomes(flows, queue, clock, metrics)
         self.steps = StepLoop(self.store, self.runtime, self.outcomes, self.inflight, lease=lease, clock=clock,
-                              stopping=self.stopping)
+                              stopping=self.stopping, metrics=metrics)
         self.leases = Leases(flows, queue, self.inflight, lease=lease, sweep_interval=sweep_interval, grace=grace,
-                             clock=clock, stopping=self.stopping)
+                             clock=clock, stopping=self.stopping, metrics=metrics)
         self.clock = clock
         self._claimed = threading.local()  # the event this thread claimed as it took its task (SQLite)
         queue.handler = self.process

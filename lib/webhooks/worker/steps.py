@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 
 from jobs_connector.base.errors import ConnectorError
@@ -13,8 +14,9 @@ from jobs_connector.runtime import Runtime
 from jobs_connector.webhooks.events import SUCCEEDED, Event
 from jobs_connector.webhooks.flows import Flow
 from jobs_connector.webhooks.mapping.input_mapping import MappingError
+from jobs_connector.webhooks.metrics import OFF, NoMetrics
 from jobs_connector.webhooks.worker.inflight import InFlight
-from jobs_connector.webhooks.worker.outcomes import Outcomes, outcome_unknown
+from jobs_connector.webhooks.worker.outcomes import Outcomes, log_fields, outcome_unknown
 
 log = logging.getLogger("jobs_connector.webhooks")
 TOKEN_NAMESPACE = uuid.UUID("6f1c5a52-8f0e-4b7e-9d55-5b1f3f0c2a11")
@@ -34,9 +36,10 @@ def context_for(event: Event, outputs: list) -> dict:
 
 class StepLoop:
     def __init__(self, store, runtime: Runtime, outcomes: Outcomes, inflight: InFlight, *, lease: float, clock,
-                 stopping: threading.Event):
+                 stopping: threading.Event, metrics: NoMetrics = OFF):
         self.store, self.runtime, self.outcomes, self.inflight = store, runtime, outcomes, inflight
         self.lease, self.clock, self.stopping = lease, clock, stopping
+        self.metrics = metrics
 
     def run(self, event: Event, flow: Flow | None) -> str:
         """Run the event's remaining steps; returns how the attempt ended."""
@@ -49,6 +52,7 @@ class StepLoop:
                 return self.outcomes.hand_back(event)
             where = {"step": step.index + 1, "action": step.key}
             warnings: list[str] = []
+            started = time.perf_counter()
             try:
                 body = step.input.evaluate(context_for(event, outputs))
                 token = step.action.spec("IDEMPOTENCY_TOKEN")
@@ -63,10 +67,12 @@ class StepLoop:
                         return "superseded"
                 messages = list(self.runtime.run(step.key, body, step.config, warn=warnings.append))
             except MappingError as exc:
+                self.metrics.step(flow.name, step.key, "MappingError", time.perf_counter() - started)
                 message = f"flow '{flow.name}' step {step.index + 1} ({step.key}) {exc}"
                 return self.outcomes.dead(event, {"type": "MappingError", "message": message, "rule": exc.rule,
                                           "field": exc.where, "retryable": False, **where})
             except ConnectorError as exc:
+                self.metrics.step(flow.name, step.key, exc.type_name, time.perf_counter() - started)
                 error = {**exc.to_dict(), **where}
                 decision = flow.retry.decide(event.attempts, retryable=exc.retryable, retry_after=exc.retry_after)
                 if decision.delay is not None:
@@ -80,7 +86,9 @@ class StepLoop:
                     error["message"] += f" (gave up after {event.attempts} attempts)"
                 return self.outcomes.dead(event, error)
             except Exception as exc:  # a bug in a step must not lose the event: retry, bounded
-                log.exception("event %s: step %s failed unexpectedly", event.id, step.index + 1)
+                self.metrics.step(flow.name, step.key, "InternalError", time.perf_counter() - started)
+                log.exception("event %s: step %s failed unexpectedly", event.id, step.index + 1,
+                              extra=log_fields(event, where, duration=None))
                 if event.sending == step.index:  # perhaps after the request left: not sent again
                     return self.outcomes.dead(event, outcome_unknown(step, "failed inside the worker (see its log)"))
                 error = {"type": type(exc).__name__, "message": "internal error (see the worker's log)",
@@ -91,13 +99,15 @@ class StepLoop:
                 return self.outcomes.dead(event, error)
             finally:
                 self.inflight.step_finished(event.id)
+            self.metrics.step(flow.name, step.key, "", time.perf_counter() - started)
             output = messages[0] if len(messages) == 1 else messages
             outputs.append(output)
             now = self.clock()
             for text in warnings:
                 event.warnings.append({**where, "warning": text})
                 log.warning("event %s (%s) step %d (%s): the answer differs from the documented shape: %s",
-                            event.id, event.flow, step.index + 1, step.key, text)
+                            event.id, event.flow, step.index + 1, step.key, text,
+                            extra=log_fields(event, where, duration=None))
             event.steps.append({"action": step.key, "output": output, "finished_at": now})
             event.updated_at, event.sending = now, None
             if len(event.steps) == len(flow.steps):
@@ -114,5 +124,8 @@ class StepLoop:
             event.status, event.claim, event.lease_until = SUCCEEDED, None, None
             event.updated_at = self.clock()
             self.store.save(event)
-        log.info("event %s (%s) succeeded after %d attempt(s)", event.id, event.flow, event.attempts)
+        took = self.clock() - event.received_at
+        self.metrics.finished(flow.name, SUCCEEDED, took)
+        log.info("event %s (%s) succeeded after %d attempt(s)", event.id, event.flow, event.attempts,
+                 extra=log_fields(event, duration=took))
         return SUCCEEDED
