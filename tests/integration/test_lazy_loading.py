@@ -96,3 +96,32 @@ def test_the_per_schema_cache_is_bounded():
     assert [cache(schema) for schema in schemas] == [1, 2, 3, 4, 5, 6]
     assert len(cache.entries) == 3
     assert cache(schemas[5]) == 6 and cache(schemas[0]) == 7  # kept, and evicted then derived again
+
+
+def test_events_and_a_serve_without_metrics_never_load_prometheus_client(tmp_path):
+    """Only a serve with metrics on imports prometheus_client: `events` (which shares serve's modules) does not,
+    and neither does building a service with --no-metrics."""
+    from jobs_connector.webhooks.store.queue import Queue
+
+    Queue(f"sqlite:///{tmp_path / 'q.db'}").close()  # the file events reads
+    code, modules = loaded_by(["events", "list", "--queue", f"sqlite:///{tmp_path / 'q.db'}"])
+    assert code == 0
+    assert {"prometheus_client", "jobs_connector.webhooks.metrics.prometheus"}.isdisjoint(modules)
+    probe = (
+        "import json, sys\n"
+        "from jobs_connector.webhooks import flows\n"
+        "from jobs_connector.webhooks.lifecycle import Service, Settings\n"
+        "from jobs_connector.webhooks.store.queue import Queue\n"
+        f"q = Queue('sqlite:///{tmp_path / 'q.db'}')\n"
+        "f = flows.build({'flows': [{'name': 'a', 'secret_env': 'S', 'steps': [{'action': "
+        "'iot-jobs-data.DescribeJobExecution', 'input': {'thingName': \"'t'\", 'jobId': \"'j'\"}}]}]}, "
+        "environ={'S': 'a-secret-of-sixteen-or-more'})\n"
+        "s = Service(f, q, Settings(port=0, work=False, metrics=sys.argv[1] == 'on'), announce=lambda line: None, "
+        "install_signals=False)\n"
+        "s.start(); s.stop()\n"
+        "print(json.dumps(sorted(sys.modules)))\n")
+    for switch, expected in (("off", False), ("on", True)):
+        done = subprocess.run([sys.executable, "-c", probe, switch], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert ("prometheus_client" in json.loads(done.stdout.splitlines()[-1])) is expected, switch

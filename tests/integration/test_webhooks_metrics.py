@@ -6,6 +6,9 @@ from the store (SQLite and Redis), and --no-metrics (no /metrics, nothing import
 from __future__ import annotations
 
 import http.client
+import json
+import os
+import signal
 import time
 
 import pytest
@@ -15,7 +18,18 @@ from jobs_connector.http.retry import RetryPolicy
 from jobs_connector.http.transport import Transport
 from jobs_connector.runtime import Runtime
 from tests.support.loopback import Reply
-from tests.support.webhooks import InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
+from tests.support.rawhttp import free_port
+from tests.support.webhooks import (  # noqa: F401 - fixtures
+    InProcess,
+    ServeProcess,
+    flow,
+    get,
+    post,
+    redis_server,
+    redis_url,
+    serve_env,
+    wait_for,
+)
 
 UPDATE = "iot-jobs-data.UpdateJobExecution"  # not safe to repeat: a 5xx without a code is an unknown outcome
 DESCRIBE = "iot-jobs-data.DescribeJobExecution"  # safe to repeat: a 5xx is retried
@@ -163,3 +177,61 @@ def test_without_metrics_there_is_no_page(tmp_path):
         assert server.post("describe", EVENT)[0] == 202
     assert status == 404
     assert server.service.metrics.page is None
+
+
+def test_worker_processes_are_counted_by_the_intake_a_killed_one_too_and_the_directory_goes(tmp_path, api):
+    """serve --worker-processes 2 as a process: its /metrics adds up the children's counts (multi-process
+    mode, a private directory of its own under TMPDIR), keeps those of a child killed with -9 and started
+    again, and removes the directory when it stops. Its log is JSON lines throughout."""
+    api.default = Reply(200, EXECUTION)
+    flows_file = tmp_path / "flows.json"
+    flows_file.write_text(json.dumps({"flows": [flow("describe", [{"action": DESCRIBE, "input": IDS}])]}))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = serve_env(AWS_ENDPOINT_URL_IOT_JOBS_DATA=api.url, TMPDIR=str(temp))
+    port = free_port()
+    serve = ServeProcess(["serve", "--flows", str(flows_file), "--queue", f"sqlite:///{tmp_path / 'q.db'}", "--port",
+                          str(port), "--worker-processes", "2", "--workers", "2", "--log-format", "json"], env)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready(count=2):
+        return wait_for(lambda: get(url, "/healthz")[1].get("worker_processes", {}).get("ready") == count,
+                        timeout=30, what="the worker processes to be ready")
+
+    def send(numbers):
+        ids = [post(url, "describe", {**EVENT, "n": n})[1]["id"] for n in numbers]
+        for event_id in ids:
+            wait_for(lambda event_id=event_id: get(url, f"/events/{event_id}")[1]["status"] == "succeeded",
+                     what="the event to succeed")
+
+    def succeeded():
+        return samples(scrape(url)[2])[key("jobs_connector_events_finished_total", flow="describe",
+                                           outcome="succeeded")]
+
+    serve.start("listening on")
+    try:
+        ready()
+        [directory] = list(temp.iterdir())
+        send(range(6))
+        assert succeeded() == 6
+        children = {int(f.name[len("counter_"):-3]) for f in directory.glob("counter_*.db")} - {serve.proc.pid}
+        assert len(children) == 2, sorted(os.listdir(directory))
+        os.kill(min(children), signal.SIGKILL)
+        wait_for(lambda: any("exited with status -9" in line for line in serve.lines), what="the restart")
+        ready()
+        send(range(6, 8))
+        found = samples(scrape(url)[2])
+        assert succeeded() == 8  # the killed child's six (or fewer) are still counted
+        assert found[key("jobs_connector_webhooks_accepted_total", flow="describe")] == 8
+        assert found[key("jobs_connector_step_calls_total", flow="describe", action=DESCRIBE, error="")] == 8
+        assert serve.terminate() == 0
+    finally:
+        serve.kill()
+    assert list(temp.iterdir()) == []  # the private directory is gone
+    lines = [json.loads(line) for line in serve.output().splitlines()]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    done = [line for line in lines if "succeeded after" in line["message"]]
+    assert len(done) == 8 and {line["worker_process"] for line in done} <= {"1", "2"}
+    assert all(line["flow"] == "describe" and len(line["event_id"]) == 32 and line["attempt"] == 1
+               and line["duration"] > 0 for line in done)
+    assert any("listening on" in line["message"] for line in lines)
