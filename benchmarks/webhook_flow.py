@@ -135,7 +135,8 @@ def wait_said_ready(fd: int, timeout: float) -> bytes:
 
 
 def run(events: int, clients: int, workers: int, split: bool = False, worker_processes: int = 0,
-        web: str = "serve") -> dict:
+        web: str = "serve", serve_args: tuple = ()) -> dict:
+    """`serve_args`: more flags for every serve (benchmarks/webhook_metrics.py: --no-metrics)."""
     from jobs_connector.webhooks.store.queue import Queue
 
     sandbox, sandbox_env = start_sandbox()
@@ -150,7 +151,7 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
             env.update({k: v for k, v in sandbox_env.items() if v is not None})
             env.update(BENCH_HOOK_SECRET=SECRET, PYTHONPATH=ROOT)
             serve = [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--port", str(port), "--queue",
-                     queue_url, "--workers", str(workers), "--log-level", "WARNING"]
+                     queue_url, "--workers", str(workers), "--log-level", "WARNING", *serve_args]
             # --split: the web role and the workers in two processes (two interpreters, so two cores), as
             # docs/webhooks.md describes for scale-out; otherwise one process runs both.
             # --worker-processes N: one serve that starts N worker processes of its own (counted with it).

@@ -163,7 +163,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(events: int, clients: int, body_bytes: int, queue: str | None = None) -> dict:
+def run(events: int, clients: int, body_bytes: int, queue: str | None = None, serve_args: tuple = ()) -> dict:
+    """`serve_args`: more flags for serve (benchmarks/webhook_metrics.py: --no-metrics)."""
     with tempfile.TemporaryDirectory() as tmp:
         if queue and queue.startswith("redis"):
             import redis
@@ -176,7 +177,8 @@ def run(events: int, clients: int, body_bytes: int, queue: str | None = None) ->
         env = {**os.environ, "BENCH_HOOK_SECRET": SECRET, "PYTHONPATH": ROOT}
         proc = subprocess.Popen(
             [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--web-only", "--port", str(port),
-             "--queue", queue or f"sqlite:///{os.path.join(tmp, 'queue.db')}", "--log-level", "WARNING"],
+             "--queue", queue or f"sqlite:///{os.path.join(tmp, 'queue.db')}", "--log-level", "WARNING",
+             *serve_args],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_ready(port, proc)
