@@ -27,6 +27,7 @@ FORMATS = ("text", "json")
 FIELDS = ("event_id", "flow", "step", "action", "attempt", "request_id", "message_id", "duration", "field", "rule")
 
 _handler: logging.Handler | None = None  # the stderr handler configure() installed
+_redactor = Redactor()  # its ScrubFilter's, for the lines say() writes as they are
 
 
 class JsonFormatter(logging.Formatter):
@@ -80,11 +81,12 @@ def configure(level: str, *, log_format: str = "text", text_format: str = "%(asc
               "%(message)s", process: str | None = None, secrets=(), quiet=("pika",)) -> None:
     """One handler on stderr for the root logger (every library's lines too), at WARNING, and `level` for
     ours; a repeated failure said once per interval (RepeatFilter), known secrets masked (ScrubFilter)."""
-    global _handler
+    global _handler, _redactor
+    _redactor = Redactor(secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(process) if log_format == "json" else logging.Formatter(text_format))
     handler.addFilter(RepeatFilter())  # first: it may add to the message, which is then scrubbed
-    handler.addFilter(ScrubFilter(Redactor(secrets)))
+    handler.addFilter(ScrubFilter(_redactor))
     root = logging.getLogger()
     for old in list(root.handlers):
         if old is _handler:
@@ -106,7 +108,7 @@ def say(line: str, *, level: int = logging.INFO, logger: str = "jobs_connector",
     """A line the command writes whatever the log level (serve's `listening on ...`, an error at exit):
     through the handler when the format is JSON, else as it is."""
     if not is_json():
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(_redactor.scrub(line) + "\n")
         sys.stderr.flush()
         return
     record = logging.getLogger(logger).makeRecord(logger, level, "(command)", 0, line, None, None,

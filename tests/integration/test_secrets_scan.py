@@ -11,6 +11,7 @@ message): the next flow step needs the answer's secrets.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import logging
@@ -604,3 +605,58 @@ def test_no_secret_on_any_console_page(tmp_path, monkeypatch):
     for name, text in pages.items():
         assert planted.hits(text) == [] and planted.hits(html.unescape(text)) == [], name
         assert "$sealed" not in text and "planted" not in text.lower(), name
+
+
+# -- /metrics and the JSON log lines of serve ----------------------------------------------------------------
+
+
+def test_metrics_and_json_logs_show_no_secret_and_the_log_lines_carry_their_fields(tmp_path):
+    """serve --log-format json at DEBUG, its service echoing every planted value in an error answer: each line
+    of stderr is one JSON object with its fields (the dead event's id, flow, step, action, attempt, the
+    service's request id, duration), and neither the log nor /metrics quotes a planted value."""
+    from tests.support.webhooks import HOOK_SECRET, SECRET_ENV, ServeProcess, get, post, serve_env, wait_for
+
+    planted = Planted()
+    env = serve_env(AWS_SESSION_TOKEN="planted-serve-session-token-0001", SPACEONE_API_KEY="planted-spaceone-key-01",
+                    EMBEDTHIS_TOKEN="planted-embedthis-token-01")
+    planted.add("webhook secret", HOOK_SECRET)
+    planted.add("aws credentials", env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"])
+    planted.add("tokens", env["SPACEONE_API_KEY"], env["EMBEDTHIS_TOKEN"])
+    echo = " / ".join(planted.values)
+    loopback = LoopbackServer(Reply(400, {"__type": "InvalidRequestException", "message": f"echo {echo}"},
+                                    {"x-amzn-RequestId": "req-planted-check-01"})).start()
+    flows = tmp_path / "flows.json"
+    step = {"action": "iot-jobs-data.DescribeJobExecution", "input": {"thingName": "event.thing", "jobId": "event.job"}}
+    flows.write_text(json.dumps({"flows": [{"name": "update", "secret_env": SECRET_ENV, "steps": [step]}]}))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = ServeProcess(["serve", "--flows", str(flows), "--queue", f"sqlite:///{tmp_path / 'q.db'}", "--port",
+                          str(port), "--log-format", "json", "--log-level", "DEBUG"],
+                         {**env, "AWS_ENDPOINT_URL_IOT_JOBS_DATA": loopback.url})
+    try:
+        serve.start("listening on")
+        status, answer = post(url, "update", {"thing": "sensor-1", "job": "fw-42"})
+        assert status == 202
+        wait_for(lambda: get(url, f"/events/{answer['id']}")[1]["status"] == "dead", what="the event to end dead")
+        assert post(url, "update", {"thing": "x"}, secret="planted-wrong-secret-000001")[0] == 401
+        view = get(url, f"/events/{answer['id']}")[1]
+        host, _, number = url[len("http://"):].partition(":")
+        conn = http.client.HTTPConnection(host, int(number), timeout=10)
+        conn.request("GET", "/metrics")
+        metrics = conn.getresponse().read().decode()
+        conn.close()
+        assert serve.terminate() == 0
+    finally:
+        serve.kill()
+        loopback.stop()
+    assert "echo ***" in view["error"]["message"]  # the echo was there, and was masked
+    assert 'jobs_connector_events_finished_total{flow="update",outcome="dead"} 1.0' in metrics
+    lines = [json.loads(line) for line in serve.output().splitlines()]  # every line parses
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    [dead] = [line for line in lines if "dead-lettered" in line["message"]]
+    assert {k: dead[k] for k in ("event_id", "flow", "step", "action", "attempt", "request_id")} == {
+        "event_id": answer["id"], "flow": "update", "step": 1, "action": "iot-jobs-data.DescribeJobExecution",
+        "attempt": 1, "request_id": "req-planted-check-01"}
+    assert dead["level"] == "WARNING" and dead["duration"] > 0
+    assert any(line["message"].startswith("hook update refused") and line["flow"] == "update" for line in lines)
+    assert planted.hits(serve.output()) == [] and planted.hits(metrics) == []
