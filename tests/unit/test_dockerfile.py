@@ -15,7 +15,8 @@ import tomllib
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEST_ONLY = {"pytest", "responses", "boto3", "hypothesis", "ruff", "moto", "awscli", "bandit", "pip-audit", "awsiotsdk"}
 IMPORT_TO_DIST = {"aws_requests_auth": "aws-requests-auth", "jsonschema_rs": "jsonschema-rs",
-                  "jsonata": "jsonata-python", "yaml": "pyyaml", "paho": "paho-mqtt"}
+                  "jsonata": "jsonata-python", "yaml": "pyyaml", "paho": "paho-mqtt",
+                  "prometheus_client": "prometheus-client"}
 
 
 def instructions() -> list[tuple[str, str]]:
