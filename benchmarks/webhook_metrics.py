@@ -3,6 +3,8 @@
 threads, or --worker-processes N) with metrics on (the default) and with --no-metrics, run in pairs, the
 order alternating within each pair. Prints each pair's ratio on/off and the median and spread of the
 ratios: the noise of this shared machine is in the spread, the verdict in the median (goal: within 5%).
+First it prints what the recorder itself costs per event (its calls alone, in a fresh interpreter, in
+one-process and in multi-process mode), the part of the difference that the noise cannot hide.
 
     python benchmarks/webhook_metrics.py [--pairs 5] [--events 1000] [--worker-processes N] [--json FILE]
 """
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +24,29 @@ import webhook_flow  # noqa: E402
 import webhook_intake  # noqa: E402
 
 GOAL = 0.95  # metrics on at least 95% of metrics off
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One event's recorder calls as serve makes them (intake, step, end), in a fresh interpreter, in one-process
+# or multi-process mode (file-backed values): CPU microseconds per event.
+RECORDER_PROBE = """
+import os, sys, tempfile, time
+if sys.argv[1] == "multi-process":
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp()
+from jobs_connector.webhooks.metrics import start
+metrics = start(None, ["f"], multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"), expose=False)
+n = 20000
+began = time.process_time()
+for _ in range(n):
+    metrics.accepted("f")
+    metrics.step("f", "iot-jobs-data.GetPendingJobExecutions", "", 0.003)
+    metrics.finished("f", "succeeded", 0.02)
+print((time.process_time() - began) / n * 1e6)
+"""
+
+
+def recorder_cost(mode: str) -> float:
+    done = subprocess.run([sys.executable, "-c", RECORDER_PROBE, mode], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT}, timeout=120, check=True)
+    return float(done.stdout.strip())
 
 
 def pair(index: int, measure) -> dict[str, float]:
@@ -50,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     pairs, events = max(1, min(args.pairs, 20)), max(100, min(args.events, 20000))
     clients = max(1, min(args.clients, 16))
+    costs = {mode: statistics.median(recorder_cost(mode) for _ in range(3))
+             for mode in ("one-process", "multi-process")}
+    print("recorder CPU per event (accepted, one step, finished): "
+          + ", ".join(f"{mode} {us:.1f} us" for mode, us in costs.items()))
     intake = [pair(i, lambda extra: webhook_intake.run(events * 3, clients, 300, serve_args=extra)["rate"])
               for i in range(pairs)]
     flow = [pair(i, lambda extra: webhook_flow.run(events, clients, webhook_flow.DEFAULT_WORKERS,
@@ -57,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                                                    serve_args=extra)["completed_per_s"])
             for i in range(pairs)]
     layout = f"{args.worker_processes} worker processes" if args.worker_processes else "one serve"
-    results = {"intake accepted events/s": summary("intake (serve --web-only), accepted events/s", intake),
+    results = {"recorder us per event": costs,
+               "intake accepted events/s": summary("intake (serve --web-only), accepted events/s", intake),
                "end to end completed events/s": summary(f"end to end ({layout}), completed events/s", flow)}
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
