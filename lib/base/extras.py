@@ -18,6 +18,7 @@ EXTRA_OF_MODULE = {
     "waitress": "webhooks",
     "jinja2": "webhooks",
     "prometheus_client": "webhooks",
+    "opentelemetry": "traces",
     "botocore": "aws-roles",
     "paho": "mqtt",
 }

@@ -80,6 +80,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--metrics", default=True, action=argparse.BooleanOptionalAction,
                         help="Prometheus metrics on GET /metrics of the intake, counting its worker processes too "
                              "(default on)")
+    parser.add_argument("--traces", action="store_true",
+                        help="OpenTelemetry spans of the workers, one per event attempt and per step, to the process's "
+                             "tracer provider (the traces extra; default off)")
 
 
 def _process_name() -> str:
@@ -110,7 +113,8 @@ def main(args) -> int:
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                         threads=args.threads, store_timeout=args.store_timeout, console=args.console,
-                        console_host=args.console_host, console_port=args.console_port, metrics=args.metrics)
+                        console_host=args.console_host, console_port=args.console_port, metrics=args.metrics,
+                        traces=args.traces)
     queue = Queue(queue_url(args.queue), store_timeout=args.store_timeout)
     if queue.kind == "redis":
         try:
@@ -129,7 +133,7 @@ def main(args) -> int:
         command = child_command(args.flows, workers=args.workers, lease=args.lease,
                                 sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                                 store_timeout=args.store_timeout, log_level=args.log_level,
-                                log_format=args.log_format, metrics=args.metrics)
+                                log_format=args.log_format, metrics=args.metrics, traces=args.traces)
         # The queue URL, which may hold a password, goes by the environment: never on a command line.
         processes = WorkerProcesses(command, args.worker_processes, {**os.environ, QUEUE_ENV: queue.url})
 

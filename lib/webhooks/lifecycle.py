@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass
 
 from jobs_connector.base.errors import ConfigurationError
+from jobs_connector.base.extras import missing_extra
 from jobs_connector.webhooks import metrics as metrics_module
+from jobs_connector.webhooks import tracing as tracing_module
 from jobs_connector.webhooks.flows import Flows
 from jobs_connector.webhooks.intake.handler import Intake
 from jobs_connector.webhooks.intake.waitress_server import IntakeServer
@@ -49,6 +51,7 @@ class Settings:
     console_host: str = "127.0.0.1"
     console_port: int = 8081
     metrics: bool = True  # Prometheus metrics, GET /metrics on the intake (lib/webhooks/metrics/)
+    traces: bool = False  # OpenTelemetry spans of the workers (lib/webhooks/tracing.py)
 
 
 class Service:
@@ -91,9 +94,16 @@ class Service:
             intake.worker_processes = self.processes.status  # /healthz counts them
             self.processes.on_exit = self.metrics.process_exited
         if s.work:
+            tracing = tracing_module.OFF
+            if s.traces:
+                try:
+                    tracing = tracing_module.OtelTracing()
+                except ModuleNotFoundError as exc:
+                    raise ConfigurationError(missing_extra(exc, "serve --traces") or str(exc), field="traces",
+                                             rule="extra") from None
             self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
                                  sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2),
-                                 metrics=self.metrics)
+                                 metrics=self.metrics, tracing=tracing)
             # Polling for SQLite (no blocking pop); Redis blocks on the list, so polling settings matter less.
             self.consumer = self.queue.huey.create_consumer(
                 workers=s.workers, worker_type="thread", periodic=False, initial_delay=0.05, backoff=1.5,

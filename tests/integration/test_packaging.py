@@ -124,7 +124,8 @@ def test_every_extra_module_belongs_to_an_extra_pyproject_declares():
     extras = pyproject["project"]["optional-dependencies"]
     for module, extra in EXTRA_OF_MODULE.items():
         dists = " ".join(extras[extra]).lower()
-        assert {"yaml": "pyyaml", "jsonata": "jsonata-python", "prometheus_client": "prometheus-client"}.get(
+        assert {"yaml": "pyyaml", "jsonata": "jsonata-python", "prometheus_client": "prometheus-client",
+                "opentelemetry": "opentelemetry-api"}.get(
             module, module) in dists, (module, extra)
     assert install_hint("aws-roles") == "pip install 'jobs-connector[aws-roles]'"
 

@@ -13,10 +13,11 @@ import sys
 import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TEST_ONLY = {"pytest", "responses", "boto3", "hypothesis", "ruff", "moto", "awscli", "bandit", "pip-audit", "awsiotsdk"}
+TEST_ONLY = {"pytest", "responses", "boto3", "hypothesis", "ruff", "moto", "awscli", "bandit", "pip-audit", "awsiotsdk",
+             "opentelemetry-sdk"}
 IMPORT_TO_DIST = {"aws_requests_auth": "aws-requests-auth", "jsonschema_rs": "jsonschema-rs",
                   "jsonata": "jsonata-python", "yaml": "pyyaml", "paho": "paho-mqtt",
-                  "prometheus_client": "prometheus-client"}
+                  "prometheus_client": "prometheus-client", "opentelemetry": "opentelemetry-api"}
 
 
 def instructions() -> list[tuple[str, str]]:

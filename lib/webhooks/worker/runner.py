@@ -15,6 +15,8 @@ from jobs_connector.webhooks.events import DEAD, RUNNING, WAITING, Event
 from jobs_connector.webhooks.flows import Flows
 from jobs_connector.webhooks.metrics import OFF, NoMetrics
 from jobs_connector.webhooks.store.queue import Queue
+from jobs_connector.webhooks.tracing import OFF as NO_TRACING
+from jobs_connector.webhooks.tracing import NoTracing
 from jobs_connector.webhooks.worker.inflight import InFlight
 from jobs_connector.webhooks.worker.leases import Leases
 from jobs_connector.webhooks.worker.outcomes import Outcomes
@@ -26,7 +28,8 @@ EARLY_TOLERANCE = 1.0  # seconds: clocks of different machines may disagree a li
 
 class Worker:
     def __init__(self, flows: Flows, queue: Queue, *, runtime: Runtime | None = None, lease: float = 30.0,
-                 sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time, metrics: NoMetrics = OFF):
+                 sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time, metrics: NoMetrics = OFF,
+                 tracing: NoTracing = NO_TRACING):
         self.flows, self.queue, self.store = flows, queue, queue.store
         self.runtime = runtime or Runtime()
         self.lease, self.sweep_interval, self.grace = lease, sweep_interval, grace
@@ -34,7 +37,8 @@ class Worker:
         self.inflight = InFlight()
         self.outcomes = Outcomes(flows, queue, clock, metrics)
         self.steps = StepLoop(self.store, self.runtime, self.outcomes, self.inflight, lease=lease, clock=clock,
-                              stopping=self.stopping, metrics=metrics)
+                              stopping=self.stopping, metrics=metrics, tracing=tracing)
+        self.tracing = tracing
         self.leases = Leases(flows, queue, self.inflight, lease=lease, sweep_interval=sweep_interval, grace=grace,
                              clock=clock, stopping=self.stopping, metrics=metrics)
         self.clock = clock
@@ -103,7 +107,8 @@ class Worker:
                 return "claimed-elsewhere"
         self.inflight.started(event.id, event.claim)
         try:
-            return self.steps.run(event, self.flows.get(event.flow))
+            with self.tracing.event(event):
+                return self.steps.run(event, self.flows.get(event.flow))
         finally:
             self.inflight.finished(event.id)
 

@@ -15,6 +15,8 @@ from jobs_connector.webhooks.events import SUCCEEDED, Event
 from jobs_connector.webhooks.flows import Flow
 from jobs_connector.webhooks.mapping.input_mapping import MappingError
 from jobs_connector.webhooks.metrics import OFF, NoMetrics
+from jobs_connector.webhooks.tracing import OFF as NO_TRACING
+from jobs_connector.webhooks.tracing import NoTracing
 from jobs_connector.webhooks.worker.inflight import InFlight
 from jobs_connector.webhooks.worker.outcomes import Outcomes, log_fields, outcome_unknown
 
@@ -36,10 +38,16 @@ def context_for(event: Event, outputs: list) -> dict:
 
 class StepLoop:
     def __init__(self, store, runtime: Runtime, outcomes: Outcomes, inflight: InFlight, *, lease: float, clock,
-                 stopping: threading.Event, metrics: NoMetrics = OFF):
+                 stopping: threading.Event, metrics: NoMetrics = OFF, tracing: NoTracing = NO_TRACING):
         self.store, self.runtime, self.outcomes, self.inflight = store, runtime, outcomes, inflight
         self.lease, self.clock, self.stopping = lease, clock, stopping
-        self.metrics = metrics
+        self.metrics, self.tracing = metrics, tracing
+
+    def _step_done(self, flow: Flow, step, span, started: float, error: dict | None) -> None:
+        """Count the attempt (metrics) and end its span (traces)."""
+        self.metrics.step(flow.name, step.key, error["type"] if error else "", time.perf_counter() - started)
+        if span is not None:
+            self.tracing.end_step(span, error)
 
     def run(self, event: Event, flow: Flow | None) -> str:
         """Run the event's remaining steps; returns how the attempt ended."""
@@ -53,6 +61,7 @@ class StepLoop:
             where = {"step": step.index + 1, "action": step.key}
             warnings: list[str] = []
             started = time.perf_counter()
+            span = self.tracing.start_step(event, step)
             try:
                 body = step.input.evaluate(context_for(event, outputs))
                 token = step.action.spec("IDEMPOTENCY_TOKEN")
@@ -64,15 +73,17 @@ class StepLoop:
                     # the sweeper then ends the event (outcome unknown) instead of sending it again.
                     event.sending = step.index
                     if not self.store.save(event):
+                        if span is not None:  # nothing was sent: no attempt to count
+                            self.tracing.end_step(span, None)
                         return "superseded"
                 messages = list(self.runtime.run(step.key, body, step.config, warn=warnings.append))
             except MappingError as exc:
-                self.metrics.step(flow.name, step.key, "MappingError", time.perf_counter() - started)
+                self._step_done(flow, step, span, started, {"type": "MappingError"})
                 message = f"flow '{flow.name}' step {step.index + 1} ({step.key}) {exc}"
                 return self.outcomes.dead(event, {"type": "MappingError", "message": message, "rule": exc.rule,
                                           "field": exc.where, "retryable": False, **where})
             except ConnectorError as exc:
-                self.metrics.step(flow.name, step.key, exc.type_name, time.perf_counter() - started)
+                self._step_done(flow, step, span, started, exc.to_dict())
                 error = {**exc.to_dict(), **where}
                 decision = flow.retry.decide(event.attempts, retryable=exc.retryable, retry_after=exc.retry_after)
                 if decision.delay is not None:
@@ -86,7 +97,7 @@ class StepLoop:
                     error["message"] += f" (gave up after {event.attempts} attempts)"
                 return self.outcomes.dead(event, error)
             except Exception as exc:  # a bug in a step must not lose the event: retry, bounded
-                self.metrics.step(flow.name, step.key, "InternalError", time.perf_counter() - started)
+                self._step_done(flow, step, span, started, {"type": "InternalError"})
                 log.exception("event %s: step %s failed unexpectedly", event.id, step.index + 1,
                               extra=log_fields(event, where, duration=None))
                 if event.sending == step.index:  # perhaps after the request left: not sent again
@@ -99,7 +110,7 @@ class StepLoop:
                 return self.outcomes.dead(event, error)
             finally:
                 self.inflight.step_finished(event.id)
-            self.metrics.step(flow.name, step.key, "", time.perf_counter() - started)
+            self._step_done(flow, step, span, started, None)
             output = messages[0] if len(messages) == 1 else messages
             outputs.append(output)
             now = self.clock()
