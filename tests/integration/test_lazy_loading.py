@@ -99,14 +99,15 @@ def test_the_per_schema_cache_is_bounded():
 
 
 def test_events_and_a_serve_without_metrics_never_load_prometheus_client(tmp_path):
-    """Only a serve with metrics on imports prometheus_client (and only --traces opentelemetry): `events` (which
-    shares serve's modules) does not, and neither does building a service with --no-metrics."""
+    """Only a serve with metrics on imports prometheus_client: `events` (which shares serve's modules) does not,
+    and neither does building a service with --no-metrics. (Whether opentelemetry is loaded is not ours to
+    say: redis-py imports its SDK, where installed, as redis itself is imported.)"""
     from jobs_connector.webhooks.store.queue import Queue
 
     Queue(f"sqlite:///{tmp_path / 'q.db'}").close()  # the file events reads
     code, modules = loaded_by(["events", "list", "--queue", f"sqlite:///{tmp_path / 'q.db'}"])
     assert code == 0
-    assert {"prometheus_client", "jobs_connector.webhooks.metrics.prometheus", "opentelemetry"}.isdisjoint(modules)
+    assert {"prometheus_client", "jobs_connector.webhooks.metrics.prometheus"}.isdisjoint(modules)
     probe = (
         "import json, sys\n"
         "from jobs_connector.webhooks import flows\n"
@@ -124,6 +125,4 @@ def test_events_and_a_serve_without_metrics_never_load_prometheus_client(tmp_pat
         done = subprocess.run([sys.executable, "-c", probe, switch], cwd=ROOT, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 0, done.stderr
-        loaded = set(json.loads(done.stdout.splitlines()[-1]))
-        assert ("prometheus_client" in loaded) is expected, switch
-        assert "opentelemetry" not in loaded  # no --traces: no tracing library either
+        assert ("prometheus_client" in json.loads(done.stdout.splitlines()[-1])) is expected, switch

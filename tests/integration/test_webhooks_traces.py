@@ -60,3 +60,15 @@ def test_an_event_and_its_steps_are_spans_with_ids_and_names_only(tmp_path, aws_
     assert len(spans) == 5  # two events, three steps: nothing else
     shown = " ".join(f"{s.name} {dict(s.attributes)} {s.status.description}" for s in spans)
     assert "sensor" not in shown and "secret-ish-text" not in shown
+
+
+def test_without_the_flag_the_workers_trace_nothing(tmp_path, aws_env, loopback, monkeypatch, exporter):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
+    loopback.default = Reply(200, EXECUTION)
+    step = {"action": DESCRIBE, "input": {"thingName": "event.thing", "jobId": "event.job"}}
+    server = InProcess(tmp_path, {"flows": [flow("once", [step])]})
+    with server:
+        assert server.service.worker.tracing is tracing.OFF
+        event_id = server.post("once", {"thing": "sensor-1", "job": "fw-42"})[1]["id"]
+        assert server.wait_status(event_id, "succeeded", "dead")["status"] == "succeeded"
+    assert len(exporter.get_finished_spans()) == 0
