@@ -80,6 +80,7 @@ def pytest_sessionfinish(session):
     if workeroutput is not None:  # an xdist worker: its counts go to the controller, which prints them
         workeroutput["generated_cases"] = dict(hypothesis_profiles.GENERATED_CASES)
         workeroutput["fuzz_examples"] = dict(hypothesis_profiles.FUZZ_EXAMPLES)
+        workeroutput["multihost_counts"] = dict(_multihost_counts())
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -87,6 +88,15 @@ def pytest_testnodedown(node, error):
     output = getattr(node, "workeroutput", {})
     hypothesis_profiles.GENERATED_CASES.update(output.get("generated_cases", {}))
     hypothesis_profiles.FUZZ_EXAMPLES.update(output.get("fuzz_examples", {}))
+    _multihost_counts().update(output.get("multihost_counts", {}))
+
+
+def _multihost_counts() -> dict:
+    """Per fault of tests/integration/multihost: accepted, succeeded, dead, step requests (loaded lazily: the
+    module is imported only by the tests that make test hosts)."""
+    from tests.support import multihost
+
+    return multihost.FAULT_COUNTS
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -96,6 +106,11 @@ def pytest_terminal_summary(terminalreporter):
     if fuzz:
         terminalreporter.write_sep("-", f"fuzz examples run: {sum(fuzz.values())} "
                                         f"({', '.join(f'{kind}: {n}' for kind, n in sorted(fuzz.items()))})")
+    faults = _multihost_counts()
+    if faults:
+        terminalreporter.write_sep("-", f"hosts that die (tests/integration/multihost): {len(faults)} faults")
+        for fault, figures in sorted(faults.items()):
+            terminalreporter.write_line(f"  {fault}: " + ", ".join(f"{name} {n}" for name, n in figures.items()))
     counts = hypothesis_profiles.GENERATED_CASES
     if counts:
         terminalreporter.write_sep("-", f"generated conformance cases: {sum(counts.values())}")

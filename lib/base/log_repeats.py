@@ -11,6 +11,10 @@ import logging
 import threading
 import time
 
+# `extra=` of a warning that passes every time: each one is a fact about one event (a late result refused),
+# never a flood.
+EVERY_TIME = {"every_time": True}
+
 
 class RepeatFilter(logging.Filter):
     """On a handler: a warning or error repeated by the same logger (same message template) passes at most
@@ -24,7 +28,7 @@ class RepeatFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
+        if record.levelno < logging.WARNING or getattr(record, "every_time", False):
             return True
         key = (record.name, str(record.msg))
         with self._lock:

@@ -154,3 +154,23 @@ def test_repeated_log_records_are_held_back_and_stay_formattable():
     clock[0] = 11
     third = record()
     assert repeat.filter(third) and third.getMessage().endswith("(1 more like this held back)")
+
+
+def test_a_warning_marked_every_time_is_never_held_back():
+    """A refused late result is a fact about one event (tests/integration/multihost): each one is logged."""
+    import logging
+
+    from jobs_connector.base.log_repeats import EVERY_TIME, RepeatFilter
+
+    repeat = RepeatFilter(interval=10, clock=lambda: 0.0)
+
+    def record(event_id: str, every_time: bool) -> logging.LogRecord:
+        made = logging.LogRecord("jobs_connector.webhooks", logging.WARNING, __file__, 1,
+                                 "event %s was taken over by another worker; %s refused, stopping here",
+                                 (event_id, "its result of step 1"), None)
+        if every_time:
+            made.__dict__.update(EVERY_TIME)
+        return made
+
+    assert [repeat.filter(record(f"e-{n}", True)) for n in range(3)] == [True, True, True]
+    assert [repeat.filter(record(f"e-{n}", False)) for n in range(2)] == [True, False]

@@ -94,6 +94,33 @@ def test_lease_renewal_and_take_over_condition(queue):
     assert queue.store.save(taken, lease_expired_before=time.time() + 120)
 
 
+def test_a_stale_holder_is_fenced_out_by_the_version_after_a_take_over(queue):
+    """A worker cut off past its lease comes back with its late result: the sweeper took the event over and
+    another worker claimed it meanwhile, so the old holder's write (its version) and its renewal (its claim)
+    are refused, atomically in the store, and the new holder's writes go through."""
+    event = make_event()
+    queue.store.add(event)
+    event.status, event.claim, event.lease_until = "running", "claim-old", time.time() - 1  # its lease has ended
+    assert queue.store.save(event)
+    stale = queue.store.get(event.id)  # what the old holder has in hand
+    taken = queue.store.get(event.id)
+    taken.status, taken.claim, taken.lease_until = "queued", None, None
+    assert queue.store.save(taken, lease_expired_before=time.time())  # the sweeper's take-over
+    claimed = queue.store.get(event.id)
+    claimed.status, claimed.claim, claimed.lease_until = "running", "claim-new", time.time() + 30
+    claimed.attempts += 1
+    assert queue.store.save(claimed)
+    stale.status, stale.claim, stale.lease_until = "succeeded", None, None
+    stale.steps.append({"action": "a", "output": {"late": True}, "finished_at": time.time()})
+    assert not queue.store.save(stale)  # the late result
+    assert not queue.store.save(stale, flush=False)
+    assert not queue.store.renew(event.id, "claim-old", time.time() + 60)
+    now = queue.store.get(event.id)
+    assert (now.status, now.claim, now.steps, now.version) == ("running", "claim-new", [], claimed.version)
+    claimed.status, claimed.claim, claimed.lease_until = "succeeded", None, None
+    assert queue.store.save(claimed)
+
+
 def test_due_lists_waiting_and_expired_running_events_only(queue):
     now = time.time()
     waiting = make_event()

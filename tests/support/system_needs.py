@@ -19,6 +19,7 @@ PROGRAMS = {
     "openssl": ("openssl", "the platform message crypto reference", ()),
     "chromium": ("chromium", "the console's browser test", ()),
     "chromedriver": ("chromium-driver", "the console's browser test (Selenium drives chromium through it)", ()),
+    "ip": ("iproute2", "the multi-host fault tests' test hosts (network namespaces; as root)", ()),
 }
 
 

@@ -26,7 +26,9 @@ class SelfSigned:
         return context
 
 
-def make_self_signed(directory: Path, name: str = "loopback") -> SelfSigned:
+def make_self_signed(directory: Path, name: str = "loopback",
+                     addresses: tuple[str, ...] = ("127.0.0.1",)) -> SelfSigned:
+    """For localhost and `addresses` (a test host's own, tests/support/multihost.py)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"jobs-connector test {name}")])
     now = dt.datetime.now(dt.UTC)
@@ -38,8 +40,8 @@ def make_self_signed(directory: Path, name: str = "loopback") -> SelfSigned:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), *(x509.IPAddress(ipaddress.ip_address(a)) for a in addresses)]),
                        critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())

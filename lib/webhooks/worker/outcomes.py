@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from jobs_connector.base.errors import OutcomeUnknown
+from jobs_connector.base.log_repeats import EVERY_TIME
 from jobs_connector.webhooks.events import DEAD, QUEUED, RETRYING, Event
 from jobs_connector.webhooks.flows import Flows
 from jobs_connector.webhooks.metrics import OFF, NoMetrics, outcome_of
@@ -16,6 +17,14 @@ from jobs_connector.webhooks.store.queue import Queue
 log = logging.getLogger("jobs_connector.webhooks")
 MAX_HANDBACKS = 10  # shutdowns an event may live through unfinished before it ends dead
 SUPERSEDED = "superseded"
+
+
+def superseded(event, what: str) -> str:
+    """A write of this worker refused: another worker took the event over (its lease ended, e.g. while this
+    host was cut off from the store), and the compare-and-set on the event's version fences this one out."""
+    log.warning("event %s was taken over by another worker; %s refused, stopping here", event.id, what,
+                extra=EVERY_TIME)
+    return SUPERSEDED
 
 
 def history_line(error: dict, when: float, attempt: int) -> dict:
@@ -71,7 +80,7 @@ class Outcomes:
             log.info("event %s: attempt %d failed (%s); retrying in %.1fs", event.id, event.attempts,
                      error.get("type"), delay, extra=log_fields(event, error, duration=None))
             return RETRYING
-        return SUPERSEDED
+        return superseded(event, "its retry")
 
     def dead(self, event: Event, error: dict) -> str:
         error = scrubbed(error, event)
@@ -116,4 +125,4 @@ class Outcomes:
         if self.store.save(event):
             self.queue.dispatch(event.id)
             return "released"
-        return SUPERSEDED
+        return superseded(event, "its hand-back")

@@ -18,7 +18,7 @@ from jobs_connector.webhooks.metrics import OFF, NoMetrics
 from jobs_connector.webhooks.tracing import OFF as NO_TRACING
 from jobs_connector.webhooks.tracing import NoTracing
 from jobs_connector.webhooks.worker.inflight import InFlight
-from jobs_connector.webhooks.worker.outcomes import Outcomes, log_fields, outcome_unknown
+from jobs_connector.webhooks.worker.outcomes import Outcomes, log_fields, outcome_unknown, superseded
 
 log = logging.getLogger("jobs_connector.webhooks")
 TOKEN_NAMESPACE = uuid.UUID("6f1c5a52-8f0e-4b7e-9d55-5b1f3f0c2a11")
@@ -75,7 +75,7 @@ class StepLoop:
                     if not self.store.save(event):
                         if span is not None:  # nothing was sent: no attempt to count
                             self.tracing.end_step(span, None)
-                        return "superseded"
+                        return superseded(event, f"its mark before step {step.index + 1}")
                 messages = list(self.runtime.run(step.key, body, step.config, warn=warnings.append))
             except MappingError as exc:
                 self._step_done(flow, step, span, started, {"type": "MappingError"})
@@ -129,8 +129,7 @@ class StepLoop:
             # event resumes at that step and sends it again, which the service answers the same way. Any
             # other step's output is flushed before the next step (or the event's end) is recorded.
             if not self.store.save(event, flush=not step.action.spec("IDEMPOTENT", False)):
-                log.warning("event %s was taken over by another worker; stopping here", event.id)
-                return "superseded"
+                return superseded(event, f"its result of step {step.index + 1}")
         if event.status != SUCCEEDED:  # every step was already done (e.g. the flow lost steps)
             event.status, event.claim, event.lease_until = SUCCEEDED, None, None
             event.updated_at = self.clock()
