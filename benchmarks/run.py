@@ -23,6 +23,9 @@ Sections (`--only` picks some):
   webhook events/s end to end through `serve --worker-processes 2` for a one-step flow against the
           sandbox, alternating with the granian layout (granian serving the intake, 2 `serve --worker-only`)
           (benchmarks/webhook_flow.py, median of 3 runs each; the sandbox, not the loopback server).
+  hosts   completed events/s of two worker hosts against one, a one-step flow whose service answers after
+          50 ms, around one Redis with appendfsync always (benchmarks/multihost_workers.py: the test hosts
+          are network namespaces, so it needs root and `ip netns`; unavailable otherwise).
 
 --quick runs small counts (a smoke test, figures too noisy to quote).
 """
@@ -57,7 +60,7 @@ THING = "demo-thing"
 PENDING = "iot-jobs-data.GetPendingJobExecutions"
 LISTING = "panorama.ListDevicesJobs"
 PAGES, PAGE_ITEMS = 100, 50
-SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch", "webhook")
+SECTIONS = ("cold", "warm", "memory", "paging", "growth", "sandbox", "batch", "webhook", "hosts")
 CHILD_TIMEOUT = 120.0  # seconds: a child process that hangs is killed, and the benchmark stops
 
 # The goals of the performance issues: (comparison, threshold).
@@ -75,6 +78,7 @@ GOALS = {
     "separate runs / --each, per call": (">=", 10.0),
     "--concurrency 1 / --concurrency 8": (">=", 3.0),
     "completed webhook events/s": (">=", 300.0),
+    "two worker hosts / one, events/s": (">=", 1.8),
 }
 # The rows of issue 20's table, in its order (section, ratio), printed together at the end.
 ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI / ours"),
@@ -83,7 +87,8 @@ ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI
               ("sandbox", "kept-alive request (ms)"), ("sandbox", "10,000 jobs paged (s)"),
               ("sandbox", "10,000 / 2,500 jobs paging time per job"), ("batch", "separate runs / --each, per call"),
               ("batch", "--concurrency 1 / --concurrency 8"), ("webhook", "completed webhook events/s"),
-              ("webhook", "completed webhook events/s, granian web role")]
+              ("webhook", "completed webhook events/s, granian web role"),
+              ("hosts", "two worker hosts / one, events/s")]
 SLOW_THING = "bench-slow-20"  # the server answers this thing 20 ms late (the batch concurrency figure)
 
 
@@ -1006,11 +1011,42 @@ def web_cpu(result: dict) -> float:
     return sum(v for k, v in result["cpu_ms_per_event"].items() if k not in ("sandbox", "clients") and v is not None)
 
 
+# -- worker hosts ----------------------------------------------------------------------------------
+
+def section_hosts(server: BenchServer, quick: bool) -> Section:
+    pairs, events = (1, 60) if quick else (5, 400)
+    section = Section("hosts", f"9. Worker hosts: {events} events per run through one intake and one Redis "
+                               "(appendfsync always) to a one-step flow whose service answers after 50 ms, "
+                               "`serve --worker-only --workers 4` on one test host, then on two (network "
+                               f"namespaces), alternating, {pairs} pair{'s' * (pairs > 1)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "hosts.json")
+        done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "multihost_workers.py"),  # noqa: S603
+                               "--pairs", str(pairs), "--events", str(events), "--json", out], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode == 2:  # no namespaces here
+            section.unavailable["two worker hosts / one, events/s"] = done.stderr.strip()[-200:]
+            return section
+        if done.returncode != 0:
+            raise SystemExit(f"benchmark: the worker hosts run failed: {done.stderr.strip()[-300:]}")
+        with open(out, encoding="utf-8") as fh:
+            result = json.load(fh)
+    rows = [(f"pair {i + 1}", f"{one['events_per_s']:.1f}", f"{two['events_per_s']:.1f}", f"{ratio:.2f}")
+            for i, ((one, two), ratio) in enumerate(zip(result["runs"], result["ratios"], strict=True))]
+    section.lines = table(("pair", "one host events/s", "two hosts events/s", "ratio"), rows)
+    section.figures = {"one host events/s": statistics.median(one["events_per_s"] for one, _ in result["runs"]),
+                       "two hosts events/s": statistics.median(two["events_per_s"] for _, two in result["runs"])}
+    section.ratio("two worker hosts / one, events/s", result["median_ratio"],
+                  note=f"median of {pairs} pair{'s' * (pairs > 1)}, spread {min(result['ratios']):.2f} to "
+                       f"{max(result['ratios']):.2f}")
+    return section
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 RUNNERS = {"cold": section_cold, "warm": section_warm, "memory": section_memory, "paging": section_paging,
            "growth": section_growth, "sandbox": section_sandbox, "batch": section_batch,
-           "webhook": section_webhook}
+           "webhook": section_webhook, "hosts": section_hosts}
 
 
 def machine() -> dict:
