@@ -301,9 +301,9 @@ def test_the_test_run_names_missing_system_programs(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
     monkeypatch.setattr(system_needs, "PROGRAMS", {k: (p, n, ()) for k, (p, n, _) in system_needs.PROGRAMS.items()})
     lines = system_needs.report(system_needs.missing())
-    assert "redis-server, rabbitmq-server, node, npm, openssl" in lines[0]
+    assert "redis-server, rabbitmq-server, node, npm, openssl" in lines[0] and lines[0].rstrip().endswith("ip")
     assert lines[-1].strip() == ("install them with: apt-get install -y redis-server rabbitmq-server nodejs npm "
-                                 "openssl chromium chromium-driver")
+                                 "openssl chromium chromium-driver iproute2")
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     note = readme.split("python3 -m pytest\n```", 1)[1].split("##", 1)[0]
     assert all(program in note for program in system_needs.PROGRAMS) and "npm" in note and "cache" in note
