@@ -73,6 +73,8 @@ class MqttConnection:
         self._connect_hooks: list[Callable[[bool], None]] = []
         self._connected = threading.Event()
         self._connack: object = None
+        self._answered = threading.Event()  # a CONNACK came, or the broker closed the connection before one
+        self._closed_before_connack = False
         self.connects = 0  # how many times a CONNACK accepted us (1 + reconnects)
         self._client = None
 
@@ -125,8 +127,16 @@ class MqttConnection:
         except OSError as exc:
             raise NetworkError(f"cannot reach the MQTT broker ({where}: {exc.strerror or exc})", code="dns") from None
         client.loop_start()
-        if not self._connected.wait(self.settings.timeout):
+        self._answered.wait(self.settings.timeout)
+        if not self._connected.is_set():
             self.close()
+            if self._closed_before_connack and self.settings.auth == "certificate":
+                # With TLS 1.3 a broker refuses a client certificate after the handshake: it closes the connection.
+                error = NetworkError(f"the MQTT broker closed the TLS connection before accepting it ({where}): it "
+                                     "did not accept the device certificate; check certificateFile and privateKeyFile "
+                                     "and that the certificate is registered and active", code="tls")
+                error.retryable = False
+                raise error
             if self._connack is not None:
                 raise AuthError(f"the MQTT broker refused the connection: {self._connack} ({where}, client id "
                                 f"{self.client_id})", code="ConnectionRefused")
@@ -149,6 +159,7 @@ class MqttConnection:
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
         if reason_code.is_failure:
             self._connack = str(reason_code)
+            self._answered.set()
             return
         with self._lock:
             self.connects += 1
@@ -158,10 +169,14 @@ class MqttConnection:
         if again and topics and not flags.session_present:
             client.subscribe([(topic, 1) for topic in topics])  # a lost session: subscribe again
         self._connected.set()
+        self._answered.set()
         for hook in hooks:
             hook(again)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
+        if not self._connected.is_set() and not self._answered.is_set():
+            self._closed_before_connack = True
+            self._answered.set()
         self._connected.clear()
         if self.settings.auth == "sigv4" and self._client is not None:
             try:

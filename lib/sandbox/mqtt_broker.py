@@ -12,6 +12,7 @@ keeps what it queued for a client with a persistent session, as AWS IoT Core doe
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -50,13 +51,44 @@ def _listening(port: int) -> bool:
         return False
 
 
+class MutualTls:
+    """A listener that wants a device certificate, as AWS IoT Core's port 8883 does: the broker's own
+    certificate and key, and the CA that device certificates must be signed by (PEM files)."""
+
+    def __init__(self, port: int, certificate: str, private_key: str, device_ca: str):
+        self.port, self.certificate, self.private_key, self.device_ca = port, certificate, private_key, device_ca
+
+    def config_lines(self, folder: str) -> list[str]:
+        """The listener, with copies of the files in the broker's folder (see _hand_to_broker_user)."""
+        copies = {}
+        for name, path in (("certfile", self.certificate), ("keyfile", self.private_key), ("cafile", self.device_ca)):
+            copies[name] = os.path.join(folder, f"tls-{name}.pem")
+            shutil.copyfile(path, copies[name])
+        return [f"listener {self.port} {HOST}", *(f"{name} {path}" for name, path in copies.items()),
+                "require_certificate true", "tls_version tlsv1.2"]
+
+
+def _hand_to_broker_user(folder: str) -> None:
+    """Started as root, mosquitto drops to its own user once its config is read: that user must write the
+    persistence file and read the TLS files in the folder (else sessions are silently not persisted)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        user = pwd.getpwnam("mosquitto")
+    except KeyError:  # no such user: mosquitto then stays the user that started it
+        return
+    for path in [folder, *(os.path.join(folder, name) for name in os.listdir(folder))]:
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
 class MosquittoBroker:
     """mosquitto on 127.0.0.1: `start()`, `stop()`, `restart()` (same ports, same persisted sessions)."""
 
-    def __init__(self, port: int = 0, websocket_port: int | None = None):
+    def __init__(self, port: int = 0, websocket_port: int | None = None, mutual_tls: MutualTls | None = None):
         self.binary = find_mosquitto()
         self.port = port or free_port()
         self.websocket_port = websocket_port
+        self.mutual_tls = mutual_tls
         self.folder = tempfile.mkdtemp(prefix="jobs-connector-mqtt-")
         self.process: subprocess.Popen | None = None
 
@@ -75,6 +107,8 @@ class MosquittoBroker:
                  "set_tcp_nodelay true"]  # answers leave at once, as AWS IoT Core's do (see send_at_once)
         if self.websocket_port:
             lines += [f"listener {self.websocket_port} {HOST}", "protocol websockets"]
+        if self.mutual_tls:
+            lines += self.mutual_tls.config_lines(self.folder)
         path = os.path.join(self.folder, "mosquitto.conf")
         with open(path, "w", encoding="utf-8") as out:
             out.write("\n".join(lines) + "\n")
@@ -83,6 +117,7 @@ class MosquittoBroker:
     def start(self) -> MosquittoBroker:
         config = self._config()
         log = open(os.path.join(self.folder, "mosquitto.log"), "ab")  # noqa: SIM115 - the child keeps it
+        _hand_to_broker_user(self.folder)
         self.process = subprocess.Popen(  # nosec B603: mosquitto found on PATH, our config file, no shell
             [self.binary, "-c", config], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
@@ -90,7 +125,8 @@ class MosquittoBroker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
-            if _listening(self.port) and (not self.websocket_port or _listening(self.websocket_port)):
+            ports = [self.port, self.websocket_port, self.mutual_tls and self.mutual_tls.port]
+            if all(_listening(port) for port in ports if port):
                 return self
             time.sleep(0.05)
         self.stop()

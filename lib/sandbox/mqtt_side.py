@@ -8,7 +8,7 @@ from jobs_connector.sandbox.mqtt_broker import MosquittoBroker
 
 
 class MqttSide:
-    def __init__(self, sandbox, port: int = 0, websocket_port: int | None = None):
+    def __init__(self, sandbox, port: int = 0, websocket_port: int | None = None, mutual_tls=None):
         try:
             import paho.mqtt.client  # noqa: F401 - the service's client
         except ModuleNotFoundError as exc:
@@ -20,7 +20,7 @@ class MqttSide:
         from jobs_connector.sandbox.iot_mqtt import IotJobsMqtt
 
         self.sandbox = sandbox
-        self.broker = MosquittoBroker(port, websocket_port).start()
+        self.broker = MosquittoBroker(port, websocket_port, mutual_tls).start()
         try:
             self.service = IotJobsMqtt(sandbox, self.broker.port)
         except Exception:
@@ -46,6 +46,6 @@ class MqttSide:
         self.broker.close()
 
 
-def enable_mqtt(sandbox, port: int = 0, websocket_port: int | None = None) -> MqttSide:
-    sandbox.mqtt = MqttSide(sandbox, port, websocket_port)
+def enable_mqtt(sandbox, port: int = 0, websocket_port: int | None = None, mutual_tls=None) -> MqttSide:
+    sandbox.mqtt = MqttSide(sandbox, port, websocket_port, mutual_tls)
     return sandbox.mqtt

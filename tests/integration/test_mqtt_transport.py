@@ -223,3 +223,53 @@ def test_a_broker_restart_loses_no_notification(sandbox, runtime):
     finally:
         stop.set()
         thread.join(5)
+
+
+@pytest.fixture
+def device_pki(tmp_path):
+    """The broker's certificate (the client's caFile), a device certificate the broker trusts, and one it does
+    not: made in the test run, nothing committed."""
+    from tests.support.tls import make_self_signed
+
+    return {name: make_self_signed(tmp_path, name) for name in ("broker", "device", "stranger")}
+
+
+def test_mutual_tls_with_a_device_certificate(monkeypatch, runtime, device_pki):
+    from jobs_connector.sandbox.mqtt_broker import MutualTls, free_port
+
+    broker, device, stranger = device_pki["broker"], device_pki["device"], device_pki["stranger"]
+    tls = MutualTls(free_port(), str(broker.cert_file), str(broker.key_file), str(device.cert_file))
+    with mqtt_sandbox(monkeypatch, mutual_tls=tls) as sandbox:
+        cfg = {**MQTT, "mqttEndpoint": f"mqtts://127.0.0.1:{tls.port}", "caFile": str(broker.cert_file),
+               "certificateFile": str(device.cert_file), "privateKeyFile": str(device.key_file)}
+        answer = one(runtime, "iot-jobs-data.GetPendingJobExecutions", {"thingName": THING}, cfg)
+        assert [j["jobId"] for j in answer["queuedJobs"]] == ["demo-job-1", "demo-job-2"]
+        asked = sandbox.mqtt.service.requests
+        # a certificate the broker does not trust, and a broker the client does not trust: refused, nothing sent
+        for wrong, said in (
+                ({"certificateFile": str(stranger.cert_file), "privateKeyFile": str(stranger.key_file)},
+                 "did not accept the device certificate"),
+                ({"caFile": str(stranger.cert_file)}, "CERTIFICATE_VERIFY_FAILED")):
+            with pytest.raises(NetworkError) as refused:
+                one(Runtime(), "iot-jobs-data.GetPendingJobExecutions", {"thingName": THING},
+                    {**cfg, **wrong, "mqttTimeout": 5})
+            assert refused.value.code == "tls" and said in str(refused.value), refused.value
+            assert not refused.value.retryable
+        assert sandbox.mqtt.service.requests == asked
+
+
+def test_the_broker_persists_its_sessions_even_when_started_as_root():
+    """As root, mosquitto drops to its own user after reading its config; its folder was root's, so the
+    persistence file was silently never written (found with the mutual-TLS files it could not read either)."""
+    import os
+
+    from jobs_connector.sandbox.mqtt_broker import MosquittoBroker
+
+    broker = MosquittoBroker().start()
+    try:
+        broker.stop()  # mosquitto writes its persistence file on SIGTERM
+        assert os.path.exists(os.path.join(broker.folder, "mosquitto.db"))
+        with open(os.path.join(broker.folder, "mosquitto.log"), encoding="utf-8") as log:
+            assert "Permission denied" not in log.read()
+    finally:
+        broker.close()

@@ -19,12 +19,12 @@ needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None and shuti
 
 
 @contextlib.contextmanager
-def mqtt_sandbox(monkeypatch, websocket: bool = False, **kwargs):
+def mqtt_sandbox(monkeypatch, websocket: bool = False, mutual_tls=None, **kwargs):
     from jobs_connector.sandbox.mqtt_broker import free_port
     from jobs_connector.sandbox.mqtt_side import enable_mqtt
 
     with running_sandbox(monkeypatch, **kwargs) as sandbox:
-        enable_mqtt(sandbox, websocket_port=free_port() if websocket else None)
+        enable_mqtt(sandbox, websocket_port=free_port() if websocket else None, mutual_tls=mutual_tls)
         monkeypatch.setenv("AWS_IOT_MQTT_ENDPOINT", sandbox.mqtt.url)
         yield sandbox
 
