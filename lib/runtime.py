@@ -33,6 +33,7 @@ from jobs_connector.base.errors import (
 )
 from jobs_connector.base.record import Record
 from jobs_connector.base.redact import Redactor, redact_by_schema, secret_values
+from jobs_connector.component.answers import point_to_check, warn_of_drift
 from jobs_connector.component.paging import emit_settings, get_path
 from jobs_connector.component.registry import Action, get_action
 from jobs_connector.http.binding import binding_of
@@ -40,7 +41,7 @@ from jobs_connector.http.protocols import HttpRequest
 from jobs_connector.http.timeouts import step_timeout
 from jobs_connector.http.transport import Transport
 from jobs_connector.mqtt.settings import wants_mqtt
-from jobs_connector.validation import answer_drift, validate_input
+from jobs_connector.validation import validate_input
 
 log = logging.getLogger("jobs_connector")
 
@@ -170,15 +171,9 @@ class Runtime:
             paging = action.spec("PAGING")
             if paging:
                 paging.check(page)
-            for sentence in answer_drift(action.out_schema, page, integral_floats):
-                (warn or log.warning)(redactor.scrub(
-                    f"{action.key}: the answer differs from the documented shape ({sentence}); emitted as sent"))
+            warn_of_drift(action, page, integral_floats, redactor, warn or log.warning)
         except OutcomeUnknown as exc:
-            check_with = action.spec("CHECK_WITH")
-            if check_with:
-                exc.check_with = check_with
-                exc.message += f"; look with {check_with} before trying again"
-                exc.args = (exc.message,)
+            point_to_check(action, exc)
             raise
         except NetworkError as exc:
             if retired_on and exc.code in ("dns", "refused", "unreachable", "connect-timeout"):

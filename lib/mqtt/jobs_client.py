@@ -136,19 +136,13 @@ def dry_run(action, body: dict, cfg: Mapping, environ: Mapping) -> dict:
 def run(runtime, action, body: dict, cfg: Mapping, redactor, warn=None, log=None) -> dict:
     """The runtime's `call` for MQTT: the answer, its secrets known to the redactor, its drift a warning."""
     from jobs_connector.base.redact import secret_values
-    from jobs_connector.validation import answer_drift
+    from jobs_connector.component.answers import point_to_check, warn_of_drift
 
     try:
         page = call(runtime, action, body, cfg, redactor)
     except OutcomeUnknown as exc:
-        check_with = action.spec("CHECK_WITH")
-        if check_with:
-            exc.check_with = check_with
-            exc.message += f"; look with {check_with} before trying again"
-            exc.args = (exc.message,)
+        point_to_check(action, exc)
         raise
     redactor.add(*secret_values(page, action.out_schema))
-    for sentence in answer_drift(action.out_schema, page, True):
-        (warn or log.warning)(redactor.scrub(
-            f"{action.key}: the answer differs from the documented shape ({sentence}); emitted as sent"))
+    warn_of_drift(action, page, True, redactor, warn or log.warning)
     return page
