@@ -15,20 +15,24 @@ import requests
 from jobs_connector.http.retry import RetryPolicy
 from jobs_connector.http.transport import Transport
 from jobs_connector.runtime import Runtime
-from tests.support.console import PASSWORD, TOKEN, USER, ConsoleClient, console_env, stored_dead_event
+from tests.support.console import (
+    EXECUTION,
+    OTHER_SECRET,
+    PASSWORD,
+    TOKEN,
+    UPDATED,
+    USER,
+    ConsoleClient,
+    console_env,
+    console_flows,
+    stored_dead_event,
+)
 from tests.support.loopback import Reply
 from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, InProcess, flow, redis_server, redis_url  # noqa: F401 - fixtures
 
-EXECUTION = {"execution": {"jobId": "fw-42", "thingName": "sensor-1", "status": "IN_PROGRESS", "versionNumber": 4}}
-UPDATED = {"executionState": {"status": "SUCCEEDED", "versionNumber": 5}}
 REFUSED = Reply(400, {"message": "bad version"}, {"x-amzn-RequestId": "req-refused-0001",
                                                   "x-amzn-ErrorType": "InvalidRequestException"})
-FLOWS = {"flows": [
-    flow("device-status", [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]},
-                           {"action": UPDATE, "input": STEP_INPUTS[UPDATE]}],
-         description="a device reports the outcome of a job", retry={"max_attempts": 1, "delay": 0.05}),
-    {**flow("other", [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]}]), "secret_env": "OTHER_SECRET"}]}
-OTHER_SECRET = "other-hook-secret-not-real-00002"
+FLOWS = console_flows("other")
 
 
 @pytest.fixture

@@ -14,22 +14,14 @@ import pytest
 from jobs_connector.http.retry import RetryPolicy
 from jobs_connector.http.transport import Transport
 from jobs_connector.runtime import Runtime
-from tests.support.console import TOKEN, console_env, stored_dead_event
+from tests.support.console import EXECUTION, OTHER_SECRET, TOKEN, UPDATED, console_env, console_flows, stored_dead_event
 from tests.support.loopback import Reply
-from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, InProcess, flow
+from tests.support.webhooks import DESCRIBE, UPDATE, InProcess
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-EXECUTION = {"execution": {"jobId": "fw-42", "thingName": "sensor-1", "status": "IN_PROGRESS", "versionNumber": 4}}
-UPDATED = {"executionState": {"status": "SUCCEEDED", "versionNumber": 5}}
 REFUSED = Reply(400, {"message": "expected version 4, found 5"}, {"x-amzn-RequestId": "7f1c2a9e-demo-request-0001",
                                                                   "x-amzn-ErrorType": "VersionConflictException"})
-FLOWS = {"flows": [
-    flow("device-status", [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]},
-                           {"action": UPDATE, "input": STEP_INPUTS[UPDATE]}],
-         description="a device reports the outcome of a job", retry={"max_attempts": 1, "delay": 0.05}),
-    {**flow("firmware-report", [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]}],
-            description="a device asks for its job"), "secret_env": "OTHER_SECRET"}]}
-OTHER_SECRET = "other-hook-secret-not-real-00002"
+FLOWS = console_flows("firmware-report", description="a device asks for its job")
 # Nothing leaves this machine: every host name but the loopback address resolves to nothing, and the
 # browser's own background services (updates, sync, safe browsing) stay off.
 CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,720",

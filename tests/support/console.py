@@ -9,10 +9,25 @@ import time
 import requests
 
 from jobs_connector.webhooks.events import DEAD, Event, new_id
+from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, flow
 
 TOKEN = "console-test-token-not-real-00001"
 USER, PASSWORD = "operator", "console-test-password-0001"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+# The console tests' two flows: a device's two-step report (step 2 refused once, so an event is dead there)
+# and a second flow under its own secret, for the filters.
+EXECUTION = {"execution": {"jobId": "fw-42", "thingName": "sensor-1", "status": "IN_PROGRESS", "versionNumber": 4}}
+UPDATED = {"executionState": {"status": "SUCCEEDED", "versionNumber": 5}}
+OTHER_SECRET = "other-hook-secret-not-real-00002"
+
+
+def console_flows(second: str, **described) -> dict:
+    return {"flows": [
+        flow("device-status", [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]},
+                               {"action": UPDATE, "input": STEP_INPUTS[UPDATE]}],
+             description="a device reports the outcome of a job", retry={"max_attempts": 1, "delay": 0.05}),
+        {**flow(second, [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]}], **described),
+         "secret_env": "OTHER_SECRET"}]}
 
 
 def console_env(monkeypatch, *, basic: bool = False) -> None:
