@@ -156,14 +156,14 @@ class ConsoleApp:
         """The posted form of a change, once it is shown to come from this console's own page."""
         why = self.origins.post_refusal(environ)
         if why is not None:
-            log.warning("console: refused a cross-site POST %s: %s", environ.get("PATH_INFO"), why)
+            log.warning("console: refused a cross-site POST %r: %s", environ.get("PATH_INFO"), why)
             return {}, self._error(403, f"refused: {why}", session)
         form, refused = self._read_form(environ)
         if refused is not None:
             return {}, refused
         given = form.get("csrf") or [""]
         if len(given) != 1 or not session.csrf_ok(given[0]):
-            log.warning("console: refused a POST %s without this session's CSRF token", environ.get("PATH_INFO"))
+            log.warning("console: refused a POST %r without this session's CSRF token", environ.get("PATH_INFO"))
             return {}, self._error(403, "refused: the form's CSRF token is missing or not this session's; reload "
                                         "the page and try again", session)
         return form, None
