@@ -12,19 +12,14 @@ import re
 import pytest
 import requests
 
-from jobs_connector.http.retry import RetryPolicy
-from jobs_connector.http.transport import Transport
-from jobs_connector.runtime import Runtime
 from tests.support.console import (
-    EXECUTION,
     OTHER_SECRET,
     PASSWORD,
     TOKEN,
-    UPDATED,
     USER,
     ConsoleClient,
-    console_env,
     console_flows,
+    serving_a_dead_event,
     stored_dead_event,
 )
 from tests.support.loopback import Reply
@@ -38,16 +33,7 @@ FLOWS = console_flows("other")
 @pytest.fixture
 def served(tmp_path, aws_env, loopback, monkeypatch):
     """serve with the console, the loopback standing in for IoT Jobs; one event dead at step 2."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
-    console_env(monkeypatch, basic=True)
-    loopback.script += [Reply(200, EXECUTION), REFUSED]
-    loopback.default = Reply(200, UPDATED)
-    runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=1)))
-    with InProcess(tmp_path, FLOWS, runtime=runtime, console=True, environ={"OTHER_SECRET": OTHER_SECRET}) as serve:
-        status, answer = serve.post("device-status", {"thing": "sensor-1", "job": "fw-42"})
-        assert status == 202
-        serve.dead_id = answer["id"]
-        serve.wait_status(serve.dead_id, "dead")
+    with serving_a_dead_event(tmp_path, loopback, monkeypatch, FLOWS, REFUSED, basic=True) as serve:
         yield serve
 
 
@@ -302,22 +288,13 @@ def test_the_docs_say_what_the_console_does():
 def test_the_console_lists_and_retries_over_redis_too(tmp_path, aws_env, loopback, monkeypatch, request):
     """The same store contract on Redis: the list's filters, one event, and a retry from the failed step."""
     redis_queue = request.getfixturevalue("redis_url")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
-    console_env(monkeypatch)
-    loopback.script += [Reply(200, EXECUTION), REFUSED]
-    loopback.default = Reply(200, UPDATED)
-    runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=1)))
-    with InProcess(tmp_path, FLOWS, redis_queue, runtime=runtime, console=True,
-                   environ={"OTHER_SECRET": OTHER_SECRET}) as serve:
-        status, answer = serve.post("device-status", {"thing": "sensor-1", "job": "fw-42"})
-        assert status == 202
-        serve.wait_status(answer["id"], "dead")
+    with serving_a_dead_event(tmp_path, loopback, monkeypatch, FLOWS, REFUSED, redis_queue) as serve:
         client = ConsoleClient(serve.console_url)
         client.login()
-        assert answer["id"] in client.get("/events?flow=device-status&status=dead&since=1h").text
-        assert answer["id"] not in client.get("/events?flow=other").text
-        assert "Retry from step 2" in client.get(f"/events/{answer['id']}").text
+        assert serve.dead_id in client.get("/events?flow=device-status&status=dead&since=1h").text
+        assert serve.dead_id not in client.get("/events?flow=other").text
+        assert "Retry from step 2" in client.get(f"/events/{serve.dead_id}").text
         before = len(loopback.requests)
-        assert "it resumes at step 2" in client.retry(answer["id"]).text
-        serve.wait_status(answer["id"], "succeeded")
+        assert "it resumes at step 2" in client.retry(serve.dead_id).text
+        serve.wait_status(serve.dead_id, "succeeded")
         assert len(loopback.requests) == before + 1

@@ -11,12 +11,9 @@ import time
 
 import pytest
 
-from jobs_connector.http.retry import RetryPolicy
-from jobs_connector.http.transport import Transport
-from jobs_connector.runtime import Runtime
-from tests.support.console import EXECUTION, OTHER_SECRET, TOKEN, UPDATED, console_env, console_flows, stored_dead_event
+from tests.support.console import OTHER_SECRET, TOKEN, console_flows, serving_a_dead_event, stored_dead_event
 from tests.support.loopback import Reply
-from tests.support.webhooks import DESCRIBE, UPDATE, InProcess
+from tests.support.webhooks import DESCRIBE, UPDATE
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 REFUSED = Reply(400, {"message": "expected version 4, found 5"}, {"x-amzn-RequestId": "7f1c2a9e-demo-request-0001",
@@ -58,16 +55,7 @@ def browser(tmp_path, monkeypatch):
 
 @pytest.fixture
 def served(tmp_path, aws_env, loopback, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
-    console_env(monkeypatch)
-    loopback.script += [Reply(200, EXECUTION), REFUSED]
-    loopback.default = Reply(200, UPDATED)
-    runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=1)))
-    with InProcess(tmp_path, FLOWS, runtime=runtime, console=True, environ={"OTHER_SECRET": OTHER_SECRET}) as serve:
-        status, answer = serve.post("device-status", {"thing": "sensor-1", "job": "fw-42"})
-        assert status == 202
-        serve.dead_id = answer["id"]
-        serve.wait_status(serve.dead_id, "dead")
+    with serving_a_dead_event(tmp_path, loopback, monkeypatch, FLOWS, REFUSED) as serve:
         status, answer = serve.post("firmware-report", {"thing": "sensor-2", "job": "fw-43"}, secret=OTHER_SECRET)
         serve.ok_id = answer["id"]
         serve.wait_status(serve.ok_id, "succeeded")

@@ -3,13 +3,18 @@ own page does (Origin, CSRF token), and a stored dead event made without a worke
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
 import requests
 
+from jobs_connector.http.retry import RetryPolicy
+from jobs_connector.http.transport import Transport
+from jobs_connector.runtime import Runtime
 from jobs_connector.webhooks.events import DEAD, Event, new_id
-from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, flow
+from tests.support.loopback import Reply
+from tests.support.webhooks import DESCRIBE, STEP_INPUTS, UPDATE, InProcess, flow
 
 TOKEN = "console-test-token-not-real-00001"
 USER, PASSWORD = "operator", "console-test-password-0001"
@@ -28,6 +33,24 @@ def console_flows(second: str, **described) -> dict:
              description="a device reports the outcome of a job", retry={"max_attempts": 1, "delay": 0.05}),
         {**flow(second, [{"action": DESCRIBE, "input": STEP_INPUTS[DESCRIBE]}], **described),
          "secret_env": "OTHER_SECRET"}]}
+
+
+@contextlib.contextmanager
+def serving_a_dead_event(tmp_path, loopback, monkeypatch, flows: dict, refused: Reply, *queue, basic: bool = False):
+    """serve with the console, the loopback standing in for IoT Jobs: one device-status event dead at step 2
+    (`serve.dead_id`), the service refusing its update once."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IOT_JOBS_DATA", loopback.url)
+    console_env(monkeypatch, basic=basic)
+    loopback.script += [Reply(200, EXECUTION), refused]
+    loopback.default = Reply(200, UPDATED)
+    runtime = Runtime(Transport(policy=RetryPolicy(max_attempts=1)))
+    with InProcess(tmp_path, flows, *queue, runtime=runtime, console=True,
+                   environ={"OTHER_SECRET": OTHER_SECRET}) as serve:
+        status, answer = serve.post("device-status", {"thing": "sensor-1", "job": "fw-42"})
+        assert status == 202
+        serve.dead_id = answer["id"]
+        serve.wait_status(serve.dead_id, "dead")
+        yield serve
 
 
 def console_env(monkeypatch, *, basic: bool = False) -> None:
