@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from jobs_connector.sandbox import codepipeline, embedthis, spaceone
+from jobs_connector.sandbox import codepipeline, embedthis, iot_fleet, spaceone
 from jobs_connector.sandbox.wire import ApiError, Reply
 
 PREFIX = "/_sandbox/"
@@ -41,15 +41,13 @@ def queue_iot_job(data: dict, body: dict, now: float) -> dict:
         raise _bad("'thingName' is required")
     job_id = _text(body, "jobId") or f"sandbox-job-{uuid.uuid4().hex[:12]}"
     document = body.get("document", {"operation": "sandbox-queued"})
-    executions = data["things"].setdefault(thing, {})
+    executions = data["things"].get(thing, {})
     number = executions[job_id]["executionNumber"] + 1 if job_id in executions else 1
     if job_id in executions and executions[job_id]["status"] in ("QUEUED", "IN_PROGRESS"):
         raise _bad(f"job {job_id} is already pending on {thing}")
-    executions[job_id] = {"jobId": job_id, "thingName": thing, "status": "QUEUED", "statusDetails": {},
-                          "queuedAt": int(now), "lastUpdatedAt": int(now), "versionNumber": 1,
-                          "executionNumber": number}
+    execution = iot_fleet.queue_execution(data, thing, job_id, now, number)
     data["documents"][job_id] = json.dumps(document)
-    return {k: executions[job_id][k] for k in ("jobId", "thingName", "status", "executionNumber")}
+    return {k: execution[k] for k in ("jobId", "thingName", "status", "executionNumber")}
 
 
 def queue_codepipeline_jobs(data: dict, body: dict, now: float) -> dict:

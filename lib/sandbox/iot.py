@@ -157,9 +157,7 @@ def create_job(req: Request, state: dict, now: float, jobId: str) -> Reply:
     if document is not None:
         state["documents"][jobId] = document
     for thing in things:
-        state["things"].setdefault(thing, {})[jobId] = {
-            "jobId": jobId, "thingName": thing, "status": "QUEUED", "statusDetails": {}, "queuedAt": int(now),
-            "lastUpdatedAt": int(now), "versionNumber": 1, "executionNumber": 1}
+        iot_fleet.queue_execution(state, thing, jobId, now)
     out = {"jobArn": job["jobArn"], "jobId": jobId}
     if "description" in job:
         out["description"] = job["description"]
@@ -257,7 +255,7 @@ def list_job_executions_for_job(req: Request, state: dict, now: float, jobId: st
 @routes.add("GET", "/things/{thingName}/jobs")
 def list_job_executions_for_thing(req: Request, state: dict, now: float, thingName: str) -> Reply:
     query = req.query
-    executions = sorted(state["things"].get(thingName, {}).values(), key=lambda e: (-e["queuedAt"], e["jobId"]))
+    executions = sorted(state["things"].get(thingName, {}).values(), key=iot_fleet.queue_order, reverse=True)
     executions = [e for e in executions if query.get("status") in (None, e["status"])
                   and query.get("jobId") in (None, e["jobId"])]
     return _paged("executionSummaries", executions, req, lambda e: {

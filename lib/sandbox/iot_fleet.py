@@ -49,6 +49,22 @@ def ensure(state: dict, now: float) -> None:
                             "createdAt": queued, "lastUpdatedAt": queued}
 
 
+def queue_execution(state: dict, thing: str, job_id: str, now: float, number: int = 1) -> dict:
+    """A new QUEUED execution of job_id on thing. queuedAt is whole seconds, so a queue position breaks the
+    ties of jobs queued in the same second: AWS runs them in the order they were queued, not by name."""
+    state["queuePosition"] = state.get("queuePosition", 0) + 1
+    execution = {"jobId": job_id, "thingName": thing, "status": "QUEUED", "statusDetails": {},
+                 "queuedAt": int(now), "lastUpdatedAt": int(now), "versionNumber": 1, "executionNumber": number,
+                 "queuePosition": state["queuePosition"]}
+    state["things"].setdefault(thing, {})[job_id] = execution
+    return execution
+
+
+def queue_order(execution: dict) -> tuple:
+    """Oldest first; the seeded executions have no position and are older than any queued later."""
+    return execution["queuedAt"], execution.get("queuePosition", 0), execution["jobId"]
+
+
 def executions_of(state: dict, job_id: str) -> list[dict]:
     return [executions[job_id] for executions in state["things"].values() if job_id in executions]
 

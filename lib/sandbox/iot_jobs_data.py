@@ -79,7 +79,7 @@ def _pending(state: dict, thing: str) -> list[dict]:
     executions = state["things"].get(thing, {}).values()
     order = {"IN_PROGRESS": 0, "QUEUED": 1}
     return sorted((e for e in executions if e["status"] in order),
-                  key=lambda e: (order[e["status"]], e["queuedAt"], e["jobId"]))
+                  key=lambda e: (order[e["status"]], *iot_fleet.queue_order(e)))
 
 
 def _summary(execution: dict) -> dict:

@@ -134,6 +134,19 @@ def test_in_progress_timeout_times_the_execution_out(sandbox, clock):
     assert refused.code == 3 and "TIMED_OUT" in refused.stderr
 
 
+def test_jobs_queued_in_the_same_second_run_in_the_order_they_were_queued(sandbox):
+    """queuedAt is whole seconds (the sandbox's clock stands still here), so the order cannot come from it:
+    the first job queued is next, whatever its name, and the newest is listed first."""
+    for job_id in ("zz-first", "aa-second"):
+        create_group_job(job_id)
+    pending = ok("iot-jobs-data.GetPendingJobExecutions", {"thingName": "demo-device-1"})["queuedJobs"]
+    assert [j["jobId"] for j in pending] == ["zz-first", "aa-second"]
+    assert pending[0]["queuedAt"] == pending[1]["queuedAt"]
+    assert take("demo-device-1")["jobId"] == "zz-first"
+    listed = ok("iot.ListJobExecutionsForThing", {"thingName": "demo-device-2"})["executionSummaries"]
+    assert [e["jobId"] for e in listed] == ["aa-second", "zz-first"]
+
+
 def test_things_one_by_one_templates_paging_and_delete(sandbox):
     ok("iot.CreateJobTemplate", {"jobTemplateId": "install", "description": "install", "document": DOCUMENT})
     ok("iot.CreateJob", {"jobId": "by-template", "targets": ["arn:aws:iot:us-east-1:123456789012:thing/solo"],
