@@ -25,6 +25,7 @@ from jobs_connector.component.services import SERVICES as CONNECTOR_SERVICES
 from jobs_connector.sandbox import (
     admin,
     codepipeline,
+    constraints,
     embedthis,
     iot,
     iot_jobs_data,
@@ -207,6 +208,8 @@ class Sandbox:
     def _call(self, module, req: Request, now: float) -> Reply:
         with self.store.lock:
             try:
+                if module in AWS_SERVICES.values():  # the model's constraints first, as the services do
+                    constraints.check(module.NAME, req, getattr(module, "TARGET_PREFIX", ""))
                 # The IoT control plane keeps its state with the data plane's (STATE): one fleet, two APIs.
                 reply = module.handle(req, self.store.data[getattr(module, "STATE", module.NAME)], now)
             except ApiError as error:
