@@ -4,8 +4,11 @@ Any non-empty `Authorization: Bearer <token>` is accepted (401 ERROR_AUTHENTICAT
 `list` pages with query.page.start (1-based) and query.page.limit and answers total_count (the number of
 matches before paging); it filters by job_id, status, workspace_id, trusted_account_id, plugin_id and by
 query.filter conditions ({k, v, o} with o = eq | not | in | not_in | contain), and sorts by query.sort
-(newest first by default). `stat` answers query.distinct, or query.aggregate with group keys and count /
-sum / min / max fields. Errors have SpaceONE's shape: {"detail": {"code": "ERROR_...", "message": ...}}.
+(newest first by default); query.only answers just the listed fields, query.minimal the Job model's minimal
+fields, query.count_only total_count alone. `stat` answers query.distinct, or query.aggregate with group keys and
+count / sum / min / max fields (min and max over dates answer the date, as SpaceONE's MongoDB does). Every body is
+first read into the method's protobuf message (spaceone_messages.py): an unknown field or enum label is refused as
+SpaceONE refuses it. Errors have SpaceONE's shape: {"detail": {"code": "ERROR_...", "message": ...}}.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from jobs_connector.sandbox import spaceone_messages
 from jobs_connector.sandbox.wire import ApiError, Reply, Request, member
 
 NAME = "spaceone"
@@ -102,9 +106,10 @@ def _job(state: dict, body: dict) -> dict:
 
 
 def _matches(job: dict, condition) -> bool:
-    if not isinstance(condition, dict) or "k" not in condition:
-        raise _bad("query.filter conditions are objects {k, v, o}")
-    key, value, op = condition["k"], condition.get("v"), condition.get("o", "eq")
+    key = condition.get("key", condition.get("k"))
+    if key is None:
+        raise _bad("query.filter conditions are objects {k, v, o} (or {key, value, operator})")
+    value, op = condition.get("value", condition.get("v")), condition.get("operator", condition.get("o", "eq"))
     actual = job.get(key)
     if op == "eq":
         return actual == value
@@ -178,10 +183,22 @@ def _query(body: dict, required: bool = False) -> dict:
     return query
 
 
+def _projected(jobs: list[dict], query: dict) -> list[dict]:
+    """query.only's fields, with the minimal ones for query.minimal (MongoDB's only() calls add up)."""
+    fields = set(query.get("only") or ())
+    if query.get("minimal"):
+        fields |= set(spaceone_messages.MINIMAL_FIELDS)
+    if not fields:
+        return jobs
+    return [{key: value for key, value in job.items() if key in fields} for job in jobs]
+
+
 def job_list(state: dict, body: dict) -> dict:
     query = _query(body)
     jobs = _select(state, body, query)
-    return {"results": _page(jobs, query), "total_count": len(jobs)}
+    if query.get("count_only"):  # no results: the empty repeated field is left out of the answer
+        return {"total_count": len(jobs)}
+    return {"results": _projected(_page(jobs, query), query), "total_count": len(jobs)}
 
 
 def job_get(state: dict, body: dict) -> dict:
@@ -199,7 +216,8 @@ def _aggregate(jobs: list[dict], spec) -> list[dict]:
     group = spec.get("group") if isinstance(spec, dict) else None
     if not isinstance(group, dict):
         raise _bad("query.aggregate entries are objects {group: {keys, fields}}")
-    keys = [(k["key"], k.get("name", k["key"])) for k in group.get("keys", []) if isinstance(k, dict) and "key" in k]
+    keys = [(k.get("key", k.get("k")), k.get("name", k.get("n", k.get("key", k.get("k")))))
+            for k in group.get("keys", []) if k.get("key", k.get("k"))]
     fields = group.get("fields", [])
     buckets: dict[tuple, list[dict]] = {}
     for job in jobs:
@@ -208,14 +226,20 @@ def _aggregate(jobs: list[dict], spec) -> list[dict]:
     for values, members in buckets.items():
         row = {name: value for (_, name), value in zip(keys, values, strict=True)}
         for spec_field in fields:
-            if not isinstance(spec_field, dict) or "name" not in spec_field:
+            name = spec_field.get("name", spec_field.get("n"))
+            if name is None:
                 raise _bad("query.aggregate group fields are objects {name, operator, key}")
-            op, key = spec_field.get("operator", "count"), spec_field.get("key")
-            numbers = [m[key] for m in members if isinstance(m.get(key), (int, float))] if key else []
+            op = spec_field.get("operator", spec_field.get("o", "count"))
+            key = spec_field.get("key", spec_field.get("k"))
+            values = [m[key] for m in members if m.get(key) is not None] if key else []
+            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
             if op == "count":
-                row[spec_field["name"]] = len(members)
-            elif op in ("sum", "min", "max"):
-                row[spec_field["name"]] = {"sum": sum, "min": min, "max": max}[op](numbers) if numbers else 0
+                row[name] = len(members)
+            elif op == "sum":  # MongoDB's $sum leaves out what is not a number
+                row[name] = sum(numbers)
+            elif op in ("min", "max"):  # $min / $max of dates is a date: the ISO strings order as the dates do
+                pick = min if op == "min" else max
+                row[name] = pick(numbers) if numbers else pick((str(v) for v in values), default=None)
             else:
                 raise _bad(f"aggregate operator '{op}' is not supported by the sandbox (count, sum, min, max)")
         results.append(row)
@@ -248,5 +272,5 @@ def handle(req: Request, state: dict, now: float) -> Reply:
         raise ApiError(404, "ERROR_NOT_FOUND",
                        f"Value not found. (path = {req.method} {req.raw_path}; the sandbox serves POST "
                        f"{PREFIX}{{{','.join(OPERATIONS)}}})")
-    body = req.json(lambda m: _bad(m, "ERROR_INVALID_ARGUMENT"))
+    body = spaceone_messages.read(verb, req.json(lambda m: _bad(m, "ERROR_INVALID_ARGUMENT")))
     return Reply(200, OPERATIONS[verb](state, body), protocol=PROTOCOL)
