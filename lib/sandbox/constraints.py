@@ -48,7 +48,7 @@ class Operation:
         """The request as the input members the schema names."""
         properties = self.schema.get("properties", {})
         bound = {*path_params, *self.query, *self.headers}
-        out = {name: value for name, value in body.items() if name not in bound}
+        out = {name: value for name, value in _without_nulls(body).items() if name not in bound}
         out.update(path_params)
         query = req.query
         for member, key in self.query.items():
@@ -59,6 +59,15 @@ class Operation:
             if value is not None:
                 out[member] = _typed(value, properties.get(member, {}))
         return out
+
+
+def _without_nulls(value):
+    """A JSON null is a member left out, to the AWS services' JSON readers."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _typed(text: str, schema: dict):

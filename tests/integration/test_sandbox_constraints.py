@@ -105,3 +105,11 @@ def test_a_secret_member_is_never_quoted(sandbox):
 def test_a_member_the_model_does_not_know_is_ignored_as_the_services_ignore_it(sandbox):
     answer = aws(sandbox, "iot", "GET", "/jobs", query={"status": "IN_PROGRESS", "colour": "blue"})
     assert answer.status_code == 200, answer.text
+
+
+def test_a_null_member_is_a_member_left_out(sandbox):
+    answer = aws(sandbox, "iot", "PUT", "/jobs/null-description", {
+        "targets": [THING_ARN], "document": "{}", "description": None})
+    assert answer.status_code == 200, answer.text
+    missing = aws(sandbox, "iot", "PUT", "/jobs/null-targets", {"targets": None, "document": "{}"})
+    assert missing.status_code == 400 and "Value null at 'targets'" in missing.json()["message"]
