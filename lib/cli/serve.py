@@ -74,6 +74,9 @@ def add_arguments(parser) -> None:
                         help="address the console listens on (default 127.0.0.1)")
     parser.add_argument("--console-port", type=int, default=8081, metavar="PORT",
                         help="the console's port (default 8081; 0 picks a free one)")
+    parser.add_argument("--allow-unsafe-redis", action="store_true",
+                        help="start on a Redis that does not sync each write to disk (appendfsync everysec or no, "
+                             "appendonly no), accepting that a Redis crash can lose events already answered 202")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--log-format", default="text", choices=logs.FORMATS,
                         help="log lines on stderr: text (default) or json (one object a line)")
@@ -123,7 +126,11 @@ def main(args) -> int:
             queue.close()
             raise ConfigurationError(f"cannot reach Redis at {shown_url(queue.url)}: {type(exc).__name__}: "
                                      f"{str(exc)[:200]}") from None
-        queue.store.warn_if_not_durable()
+        try:  # before anything is accepted: a Redis that would lose a 202'd event stops here (exit 2)
+            queue.store.check_durable(allow_unsafe=args.allow_unsafe_redis)
+        except ConfigurationError:
+            queue.close()
+            raise
 
     # Before anything imports prometheus_client, and before the children's environment is made.
     several = bool(args.worker_processes)
@@ -133,7 +140,8 @@ def main(args) -> int:
         command = child_command(args.flows, workers=args.workers, lease=args.lease,
                                 sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                                 store_timeout=args.store_timeout, log_level=args.log_level,
-                                log_format=args.log_format, metrics=args.metrics, traces=args.traces)
+                                log_format=args.log_format, metrics=args.metrics, traces=args.traces,
+                                allow_unsafe_redis=args.allow_unsafe_redis)
         # The queue URL, which may hold a password, goes by the environment: never on a command line.
         processes = WorkerProcesses(command, args.worker_processes, {**os.environ, QUEUE_ENV: queue.url})
 

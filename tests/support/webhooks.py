@@ -198,7 +198,9 @@ class RedisProcess:
     """redis-server on a free loopback port, data in a temporary directory, append-only with fsync on every
     write (the durability the docs ask for); stop() always ends it."""
 
-    def __init__(self):
+    def __init__(self, appendonly: str = "yes", appendfsync: str = "always", extra: tuple[str, ...] = ()):
+        """`extra`: more redis-server arguments (e.g. `--rename-command CONFIG ""`, as managed services do)."""
+        self.appendonly, self.appendfsync, self.extra = appendonly, appendfsync, extra
         self.binary = shutil.which("redis-server")
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="jobs-connector-redis-")
@@ -211,8 +213,9 @@ class RedisProcess:
     def start(self) -> RedisProcess:
         self.proc = subprocess.Popen(
             [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.workdir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes", "--daemonize", "no",
-             "--logfile", os.path.join(self.workdir, "redis.log")],
+             "--appendonly", self.appendonly, "--appendfsync", self.appendfsync, "--protected-mode", "yes",
+             "--daemonize", "no",
+             "--logfile", os.path.join(self.workdir, "redis.log"), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 

@@ -83,3 +83,7 @@ class EventStore(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
+
+    def durability_problem(self) -> str | None:
+        """Why an event accepted now would not be durable (for /readyz); None when it would be."""
+        return None

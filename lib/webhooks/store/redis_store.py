@@ -11,9 +11,12 @@ delivery id, and every compare-and-set on the event's version. Keys (PREFIX is `
   PREFIX:next                      sorted set: unfinished events by due time or lease end (the sweeper's view)
   PREFIX:all, PREFIX:st:<status>   sorted sets for listing
 
-Durability is Redis's: run it with `appendonly yes` and `appendfsync always` (or `everysec`, accepting
-up to a second of accepted events lost if the Redis machine itself fails). A single Redis server or a
-Sentinel-managed primary is supported, not Redis Cluster (the scripts touch keys they compute).
+Durability (lib/webhooks/store/redis_durability.py): with `appendonly yes` and `appendfsync always`, Redis
+answers a write only once it is in its synced append-only file; on Redis >= 7.2 with `everysec`, `add` and
+every `save(flush=True)` send WAITAOF after their script, in the same round trip, and return only once the
+write is synced (NotDurable otherwise). `serve` refuses a Redis that is neither, unless told the loss is
+accepted. A single Redis server or a Sentinel-managed primary is supported, not Redis Cluster (the scripts
+touch keys they compute).
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from __future__ import annotations
 import logging
 import time
 
+from jobs_connector.base.errors import ConfigurationError
 from jobs_connector.webhooks.events import RUNNING, STATUSES, Event
 from jobs_connector.webhooks.signatures.jobs_hmac import DEFAULT_TOLERANCE
-from jobs_connector.webhooks.store.event_store import Due, EventStore
+from jobs_connector.webhooks.store import redis_durability
+from jobs_connector.webhooks.store.event_store import Due, EventStore, NotDurable
 
 log = logging.getLogger("jobs_connector.webhooks")
 FINGERPRINT_TTL = 86400
 BACKLOG_STATUSES = ("queued", "retrying", "running")
 BACKLOG_LOOK = 50  # due entries looked at for the oldest waiting one (running ones with an ended lease come first)
+WAITAOF_TIMEOUT_MS = 5000  # longer than this for a local fsync: the write is answered NotDurable
 
 _ADD = """
 local p, id, flow, delivery, fp, doc, received, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
@@ -116,21 +122,45 @@ class RedisEventStore(EventStore):
         self._save = client.register_script(_SAVE)
         self._renew = client.register_script(_RENEW)
         self._purge = client.register_script(_PURGE)
+        # Until check_durable (serve does it at start): Redis's own answer is taken as the write's end.
+        self.durability = redis_durability.Durability("always")
+        self.unsafe_allowed = False
 
-    def warn_if_not_durable(self) -> None:
-        """Say so when Redis would lose accepted events on a crash (best effort: CONFIG may be disabled)."""
-        try:
-            settings = self.client.config_get("appendonly")
-        except Exception:  # managed Redis services often refuse CONFIG
-            return
-        if str(settings.get("appendonly", "")).lower() != "yes":
-            log.warning("Redis runs without appendonly: accepted events can be lost if Redis restarts; "
-                        "set appendonly yes and appendfsync always (or everysec)")
+    def check_durable(self, *, allow_unsafe: bool = False) -> redis_durability.Durability:
+        """At start: how writes are made durable; ConfigurationError naming the setting and the fix when they
+        cannot be, unless `allow_unsafe` (then a warning, and writes are not waited for)."""
+        found = redis_durability.check(self.client)
+        self.durability, self.unsafe_allowed = found, allow_unsafe and not found.durable
+        if found.durable:
+            return found
+        if not allow_unsafe:
+            raise ConfigurationError(f"Redis is not durable: {found.problem}; {redis_durability.FIX}",
+                                     field="queue", rule="redis-durability")
+        log.warning("--allow-unsafe-redis: %s; accepted events can be lost", found.problem)
+        return found
+
+    def durability_problem(self) -> str | None:
+        """For /readyz: why accepted events would not be durable now (settings can change while serving)."""
+        found = redis_durability.check(self.client)
+        return None if found.durable or self.unsafe_allowed else found.problem
+
+    def _write(self, script, args: list[str], flush: bool):
+        """Run a script; with WAITAOF, in the same round trip, and only once the write is on disk."""
+        if not (flush and self.durability.mode == "waitaof"):
+            return script(args=args)
+        pipe = self.client.pipeline(transaction=False)
+        script(args=args, client=pipe)
+        pipe.waitaof(1, 0, WAITAOF_TIMEOUT_MS)
+        result, (local, _) = pipe.execute()
+        if int(local) < 1:
+            raise NotDurable(f"Redis did not confirm the fsync of its append-only file within "
+                             f"{WAITAOF_TIMEOUT_MS / 1000:g} s (WAITAOF)")
+        return result
 
     def add(self, event: Event) -> tuple[str, bool]:
-        event_id, created = self._add(args=[
+        event_id, created = self._write(self._add, [
             self.prefix, event.id, event.flow, event.delivery_id or "", event.fingerprint or "",
-            event.to_doc(), repr(event.received_at), FINGERPRINT_TTL])
+            event.to_doc(), repr(event.received_at), FINGERPRINT_TTL], flush=True)
         event_id = event_id.decode() if isinstance(event_id, bytes) else event_id
         if created:
             event.version = 1
@@ -150,10 +180,10 @@ class RedisEventStore(EventStore):
 
     def save(self, event: Event, *, lease_expired_before: float | None = None, flush: bool = True) -> bool:
         next_at = event.next_at
-        changed = self._save(args=[
+        changed = self._write(self._save, [
             self.prefix, event.id, str(event.version), event.to_doc(), event.status,
             "" if next_at is None else repr(next_at), repr(event.updated_at), event.claim or "",
-            "" if lease_expired_before is None else repr(lease_expired_before)])
+            "" if lease_expired_before is None else repr(lease_expired_before)], flush=flush)
         if changed:
             event.version += 1
         return bool(changed)
