@@ -74,6 +74,11 @@ def add_arguments(parser) -> None:
                         help="address the console listens on (default 127.0.0.1)")
     parser.add_argument("--console-port", type=int, default=8081, metavar="PORT",
                         help="the console's port (default 8081; 0 picks a free one)")
+    parser.add_argument("--health-port", type=int, metavar="PORT",
+                        help="with --worker-only: answer GET /healthz and /readyz on this port (0 picks a free one; "
+                             "the intake answers them on its own port)")
+    parser.add_argument("--health-host", default="127.0.0.1",
+                        help="address of the --health-port listener (default 127.0.0.1)")
     parser.add_argument("--allow-unsafe-redis", action="store_true",
                         help="start on a Redis that does not sync each write to disk (appendfsync everysec or no, "
                              "appendonly no), accepting that a Redis crash can lose events already answered 202")
@@ -105,6 +110,9 @@ def main(args) -> int:
     if args.worker_processes and args.web_only:
         raise ConfigurationError("--worker-processes starts workers, which --web-only leaves out: give one of them",
                                  field="worker-processes", rule="conflict")
+    if args.health_port is not None and not args.worker_only:
+        raise ConfigurationError("--health-port is for --worker-only: the intake answers /healthz and /readyz on "
+                                 "its own --port", field="health-port", rule="conflict")
     web = not args.worker_only
     flows = flows_module.load(args.flows, need_secrets=web)  # a broken flows file stops here: exit 2
     where = _process_name()
@@ -117,7 +125,8 @@ def main(args) -> int:
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                         threads=args.threads, store_timeout=args.store_timeout, console=args.console,
                         console_host=args.console_host, console_port=args.console_port, metrics=args.metrics,
-                        traces=args.traces)
+                        traces=args.traces,
+                        health_host=args.health_host, health_port=args.health_port)
     queue = Queue(queue_url(args.queue), store_timeout=args.store_timeout)
     if queue.kind == "redis":
         try:

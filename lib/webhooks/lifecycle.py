@@ -23,6 +23,7 @@ from jobs_connector.webhooks import metrics as metrics_module
 from jobs_connector.webhooks import tracing as tracing_module
 from jobs_connector.webhooks.flows import Flows
 from jobs_connector.webhooks.intake.handler import Intake
+from jobs_connector.webhooks.intake.health import HealthApp
 from jobs_connector.webhooks.intake.waitress_server import IntakeServer
 from jobs_connector.webhooks.intake.wsgi import IntakeApp
 from jobs_connector.webhooks.poll import Poller
@@ -52,6 +53,8 @@ class Settings:
     console_port: int = 8081
     metrics: bool = True  # Prometheus metrics, GET /metrics on the intake (lib/webhooks/metrics/)
     traces: bool = False  # OpenTelemetry spans of the workers (lib/webhooks/tracing.py)
+    health_host: str = "127.0.0.1"  # a worker-only process's /healthz and /readyz listener (none without a port)
+    health_port: int | None = None
 
 
 class Service:
@@ -69,6 +72,7 @@ class Service:
         self._previous_handlers: dict = {}
         self.stop_requested = threading.Event()
         self.server: IntakeServer | None = None
+        self.health_server: IntakeServer | None = None  # worker-only: /healthz and /readyz
         self.worker: Worker | None = None
         self.consumer = None
         self.poller = None
@@ -126,6 +130,8 @@ class Service:
         if self.console is not None:
             threading.Thread(target=self.console.serve_forever, name="webhooks-console", daemon=True).start()
             self.announce(f"console on {self.console.url}")
+        if intake is None and s.health_port is not None:
+            self._start_health_server()
         if self.processes:  # once the intake has its port: a port in use starts no children
             self.processes.start()
             self.announce(f"worker processes: {len(self.processes.slots)} of {s.workers} workers each "
@@ -137,6 +143,23 @@ class Service:
         else:  # embedded (tests): leave the host's handlers as they were
             for signum, handler in self._previous_handlers.items():
                 signal.signal(signum, handler)
+
+    def _start_health_server(self) -> None:
+        """A worker-only process's small listener for a load balancer or an orchestrator: two threads, tiny
+        requests, waitress as for the intake."""
+        s = self.settings
+        app = HealthApp(self.queue, extra=self.processes.status if self.processes else None,
+                        stopping=self._stopping)
+        try:
+            self.health_server = IntakeServer((s.health_host, s.health_port), app, threads=2, max_body=1024)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {s.health_host}:{s.health_port}: {exc.strerror or exc}",
+                                     field="health-port", rule="listen") from None
+        threading.Thread(target=self.health_server.serve_forever, name="webhooks-health", daemon=True).start()
+        self.announce(f"health on {self.health_server.url} (/healthz, /readyz)")
+
+    def _stopping(self) -> bool:
+        return self.stop_requested.is_set() or bool(self.worker and self.worker.stopping.is_set())
 
     def _start_poller(self) -> None:
         """Flows that start from a polling trigger (lib/webhooks/poll.py): their items join the queue."""
@@ -189,6 +212,9 @@ class Service:
             if released:
                 log.warning("handed %d running event(s) back to the queue after %.0fs", released, s.shutdown_timeout)
             self.worker.stop_background()
+        if self.health_server:  # last: /readyz says "stopping" while the rest shuts down
+            self.health_server.drain(timeout=1)
+            self.health_server.server_close()
         self.queue.close()
         self.announce("stopped")
 

@@ -1,6 +1,7 @@
 """Honest health over real HTTP: a busy store answers 503 within its bound and stores nothing; a queue file
-deleted or replaced under the server fails /healthz and intake; Redis unreachable at start is exit 2 with
-one line; Redis lost while serving is 503 with a few log lines, not a flood (a real redis-server)."""
+deleted or replaced under the server fails /readyz and intake (the process is still alive: /healthz 200);
+Redis unreachable at start is exit 2 with one line; Redis lost while serving is 503 with a few log lines, not a
+flood (a real redis-server)."""
 
 import json
 import shutil
@@ -62,24 +63,25 @@ def test_a_held_write_lock_gets_503_within_the_bound_and_nothing_is_stored(tmp_p
         assert count_events(db) == 1
 
 
-def test_a_deleted_queue_directory_fails_healthz_and_intake(tmp_path, queue_dir):
+def test_a_deleted_queue_directory_fails_readyz_and_intake(tmp_path, queue_dir):
     with InProcess(tmp_path, FLOWS, f"sqlite:///{queue_dir / 'q.db'}", work=False) as web:
         assert web.post("device-status", EVENT)[0] == 202
-        assert get(web.url, "/healthz")[0] == 200
+        assert get(web.url, "/readyz") == (200, {"ready": True, "queue": "sqlite", "durable": True})
         shutil.rmtree(queue_dir)
-        status, health = get(web.url, "/healthz")
-        assert status == 503 and health["status"] == "unavailable"
+        status, ready = get(web.url, "/readyz")
+        assert status == 503 and ready["ready"] is False and "does not answer" in ready["reason"], ready
+        assert get(web.url, "/healthz")[0] == 200  # alive: restarting it would not bring the file back
         status, answer = web.post("device-status", {**EVENT, "n": 2})
         assert status == 503 and "again" in answer["error"]
 
 
-def test_a_replaced_queue_file_fails_healthz_and_intake(tmp_path, queue_dir):
+def test_a_replaced_queue_file_fails_readyz_and_intake(tmp_path, queue_dir):
     db = queue_dir / "q.db"
     with InProcess(tmp_path, FLOWS, f"sqlite:///{db}", work=False) as web:
         assert web.post("device-status", EVENT)[0] == 202
         db.rename(queue_dir / "moved-away.db")
         sqlite3.connect(db).close()  # a new, empty file at the same path
-        assert get(web.url, "/healthz")[0] == 503
+        assert get(web.url, "/readyz")[0] == 503
         status, answer = web.post("device-status", {**EVENT, "n": 2})
         assert status == 503 and "again" in answer["error"]
 
@@ -122,7 +124,10 @@ def test_redis_lost_while_serving_answers_503_with_a_few_log_lines(tmp_path, pri
         private_redis.stop()
         answers = [post(url, "device-status", {**EVENT, "n": i})[0] for i in range(20)]
         assert answers == [503] * 20
-        assert get(url, "/healthz")[0] == 503
+        status, ready = get(url, "/readyz")
+        assert status == 503 and ready == {"ready": False, "queue": "redis",
+                                           "reason": "the store does not answer (ConnectionError)"}, ready
+        assert get(url, "/healthz")[0] == 200
         time.sleep(2)  # huey's consumer polls the lost Redis meanwhile
         log = serve.output()
         assert log.count("could not be stored") == 1, log

@@ -91,7 +91,8 @@ class InProcess:
     def __init__(self, tmp_path, flows_data: dict, queue_url: str | None = None, *, runtime=None,
                  workers: int = 2, web: bool = True, work: bool = True, lease: float = 30.0,
                  sweep_interval: float = 5.0, max_body: int = 1024 * 1024, environ: dict | None = None,
-                 store_timeout: float = 5.0, tolerance: float = 300.0, console: bool = False):
+                 store_timeout: float = 5.0, tolerance: float = 300.0, console: bool = False,
+                 health_port: int | None = None):
         """`console`: the operator's console too, on a free port (its credentials from os.environ)."""
         path = tmp_path / "flows.json"
         path.write_text(json.dumps(flows_data))
@@ -99,7 +100,8 @@ class InProcess:
         self.queue = Queue(queue_url or f"sqlite:///{tmp_path / 'queue.db'}", store_timeout=store_timeout)
         settings = Settings(port=0, workers=workers, web=web, work=work, lease=lease,
                             sweep_interval=sweep_interval, shutdown_timeout=10, max_body=max_body,
-                            store_timeout=store_timeout, tolerance=tolerance, console=console, console_port=0)
+                            store_timeout=store_timeout, tolerance=tolerance, console=console, console_port=0,
+                            health_port=health_port)
         self.service = Service(self.flows, self.queue, settings, announce=lambda line: None, runtime=runtime,
                                install_signals=False)
 

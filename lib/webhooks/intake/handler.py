@@ -1,5 +1,5 @@
 """The intake's decisions, apart from HTTP: what to answer to `POST /hooks/<flow>`, `GET /events/<id>`,
-`GET /healthz` (wsgi.py serves them; server.py runs that on waitress). A request is refused before
+`GET /healthz` and `/readyz` (wsgi.py serves them; server.py runs that on waitress). A request is refused before
 anything is stored:
 
   404 unknown flow or path      411 no Content-Length      413 body over the size bound
@@ -26,6 +26,7 @@ from jobs_connector.base.log_repeats import RepeatFilter
 from jobs_connector.webhooks import view
 from jobs_connector.webhooks.events import Event, new_id, stored_headers
 from jobs_connector.webhooks.flows import FlowFileError, Flows
+from jobs_connector.webhooks.intake import health
 from jobs_connector.webhooks.metrics import OFF, NoMetrics
 from jobs_connector.webhooks.signatures import jobs_hmac as signature
 from jobs_connector.webhooks.signatures.schemes import Verifier
@@ -168,12 +169,6 @@ class Intake:
             return 404, {"error": "no such event"}
         return 200, view.public(event, self.flows.secrets())
 
-    def health(self) -> tuple[int, dict]:
-        try:
-            self.store.ping()
-        except Exception as exc:
-            return 503, {"status": "unavailable", "queue": self.queue.kind, "error": type(exc).__name__}
-        answer = {"status": "ok", "queue": self.queue.kind, "flows": sorted(f.name for f in self.flows)}
-        if self.worker_processes is not None:  # counted, not judged: events wait safely in the queue
-            answer["worker_processes"] = self.worker_processes()
-        return 200, answer
+    def health(self, path: str = "/healthz") -> tuple[int, dict]:
+        """/healthz (alive) or /readyz (the store answers and is durable): lib/webhooks/intake/health.py."""
+        return health.route(path, self.queue, flows=self.flows, extra=self.worker_processes)

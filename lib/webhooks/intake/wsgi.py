@@ -22,6 +22,7 @@ import re
 import threading
 
 from jobs_connector.webhooks import flows as flows_module
+from jobs_connector.webhooks.intake import health
 from jobs_connector.webhooks.intake.handler import Headers, Intake, verifiers
 from jobs_connector.webhooks.store.queue import Queue, queue_url
 
@@ -75,8 +76,8 @@ class IntakeApp:
             return self._post(environ, path)
         if method not in ("GET", "HEAD"):
             return 405, {"error": "method not allowed"}
-        if path == "/healthz":
-            return self.intake.health()
+        if path in health.PATHS:
+            return self.intake.health(path)
         match = _EVENT.match(path)
         if match:
             return self.intake.event(match.group(1))

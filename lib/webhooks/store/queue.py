@@ -137,6 +137,8 @@ class Queue:
         return ids
 
     def close(self) -> None:
+        if hasattr(self.store, "close"):
+            self.store.close()
         storage = self.huey.storage
         if hasattr(storage, "close"):
             storage.close()
@@ -198,7 +200,10 @@ def _open(url: str, store_timeout: float) -> tuple[object, EventStore]:
         pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=5)
         huey = WebhookRedisHuey(HUEY_NAME, connection_pool=pool, results=False, serializer=serializer,
                                 blocking=True, read_timeout=1)
-        store = RedisEventStore(huey.storage.conn, HUEY_NAME)
+        # Health probes on their own connections with a bounded read: a Redis across a partition makes
+        # /readyz answer 503 in seconds, never hang (the queue's own connections block on purpose).
+        probe = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        store = RedisEventStore(huey.storage.conn, HUEY_NAME, probe=probe)
         return huey, store
     raise ConfigurationError(f"the queue URL must start with sqlite:/// or redis://, not {shown_url(url)!r}",
                              field="queue", rule="url")

@@ -115,8 +115,9 @@ return #ids
 class RedisEventStore(EventStore):
     kind = "redis"
 
-    def __init__(self, client, name: str):
-        self.client = client
+    def __init__(self, client, name: str, probe=None):
+        """`probe`: a client with bounded timeouts for ping and the durability check (/readyz)."""
+        self.client, self.probe = client, probe or client
         self.prefix = f"jobs-connector:{name}"
         self._add = client.register_script(_ADD)
         self._save = client.register_script(_SAVE)
@@ -141,7 +142,7 @@ class RedisEventStore(EventStore):
 
     def durability_problem(self) -> str | None:
         """For /readyz: why accepted events would not be durable now (settings can change while serving)."""
-        found = redis_durability.check(self.client)
+        found = redis_durability.check(self.probe)
         return None if found.durable or self.unsafe_allowed else found.problem
 
     def _write(self, script, args: list[str], flush: bool):
@@ -249,4 +250,8 @@ class RedisEventStore(EventStore):
         return counts, None
 
     def ping(self) -> None:
-        self.client.ping()
+        self.probe.ping()
+
+    def close(self) -> None:
+        if self.probe is not self.client:
+            self.probe.close()
