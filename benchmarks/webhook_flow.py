@@ -51,12 +51,13 @@ FLOWS = {"flows": [{
 }]}
 
 
-def start_sandbox() -> tuple[subprocess.Popen, dict[str, str | None]]:
+def start_sandbox(latency_ms: float = 0.0) -> tuple[subprocess.Popen, dict[str, str | None]]:
     """The sandbox on a free port, and the client environment it prints (None: unset that variable). It
     starts without this process's AWS settings: with a key pair there, it would accept that pair instead of
     its documented one and not print the secret."""
     own_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen([sys.executable, "-m", "lib", "sandbox", "--port", "0", "--print-env", "--quiet"],
+    proc = subprocess.Popen([sys.executable, "-m", "lib", "sandbox", "--port", "0", "--print-env", "--quiet",
+                             "--latency", repr(latency_ms)],
                             cwd=ROOT, env=own_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     env: dict[str, str | None] = {}
     deadline = time.monotonic() + 30
@@ -135,11 +136,11 @@ def wait_said_ready(fd: int, timeout: float) -> bytes:
 
 
 def run(events: int, clients: int, workers: int, split: bool = False, worker_processes: int = 0,
-        web: str = "serve", serve_args: tuple = ()) -> dict:
+        web: str = "serve", serve_args: tuple = (), latency_ms: float = 0.0, concurrency: int = 0) -> dict:
     """`serve_args`: more flags for every serve (benchmarks/webhook_metrics.py: --no-metrics)."""
     from jobs_connector.webhooks.store.queue import Queue
 
-    sandbox, sandbox_env = start_sandbox()
+    sandbox, sandbox_env = start_sandbox(latency_ms)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             flows_file = os.path.join(tmp, "flows.json")
@@ -152,6 +153,8 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
             env.update(BENCH_HOOK_SECRET=SECRET, PYTHONPATH=ROOT)
             serve = [sys.executable, "-m", "lib", "serve", "--flows", flows_file, "--port", str(port), "--queue",
                      queue_url, "--workers", str(workers), "--log-level", "WARNING", *serve_args]
+            if concurrency:
+                serve += ["--concurrency", str(concurrency)]
             # --split: the web role and the workers in two processes (two interpreters, so two cores), as
             # docs/webhooks.md describes for scale-out; otherwise one process runs both.
             # --worker-processes N: one serve that starts N worker processes of its own (counted with it).
@@ -221,6 +224,7 @@ def run(events: int, clients: int, workers: int, split: bool = False, worker_pro
         stop(sandbox)
     latencies = [x for r in results for x in r[0]]
     return {"events": sent, "clients": clients, "workers": workers, "split": split, "web": web,
+            "latency_ms": latency_ms, "concurrency": concurrency,
             "worker_processes": worker_processes, "counts": counts,
             "accepted_per_s": sent / (accepted_at - start_at), "completed_per_s": counts.get("succeeded", 0)
             / (done_at - start_at), "seconds": done_at - start_at,
@@ -243,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the web role: serve's own (waitress, default), or granian serving "
                              "jobs_connector.webhooks.intake.wsgi:application beside N `serve --worker-only` processes "
                              "(needs --worker-processes N)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                        help="the sandbox answers each call MS milliseconds late, as a remote service (default 0)")
+    parser.add_argument("--concurrency", type=int, default=0, metavar="N",
+                        help="serve --concurrency N: steps running at once per worker process (default: serve's)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     args = parser.parse_args(argv)
     clients = max(1, min(args.clients, 16))
@@ -250,14 +258,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--split and --worker-processes are two layouts: give one")
     if args.web == "granian" and (args.split or not args.worker_processes):
         parser.error("--web granian runs the workers as --worker-processes N separate processes: give N, not --split")
-    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 8)), args.split,
-            max(0, min(args.worker_processes, 8)), args.web)
+    r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 64)), args.split,
+            max(0, min(args.worker_processes, 8)), args.web, max(0.0, min(args.latency, 1000.0)),
+            max(0, min(args.concurrency, 256)))
     layout = ("web and workers in two processes" if r["split"] else
               f"granian web role and {r['worker_processes']} worker processes" if r["web"] == "granian" else
               f"serve with {r['worker_processes']} worker processes" if r["worker_processes"] else "one serve process")
     print(f"one-step flow (iot-jobs-data.GetPendingJobExecutions against the sandbox), {r['workers']} workers"
           f"{' each' if r['worker_processes'] else ''}, "
-          f"{layout}, SQLite queue, {r['clients']} clients")
+          f"{layout}, SQLite queue, {r['clients']} clients"
+          + (f", the sandbox {r['latency_ms']:g} ms late" if r["latency_ms"] else "")
+          + (f", --concurrency {r['concurrency']}" if r["concurrency"] else ""))
     print(f"  events sent and accepted   {r['events']}")
     print(f"  finished                   {r['counts']}")
     print(f"  accepted events/s (intake) {r['accepted_per_s']:.0f}  (accept p50 {r['accept_p50_ms']:.1f} ms, "

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with the IoT Jobs service on it; AWS_IOT_MQTT_ENDPOINT is printed with the rest")
     parser.add_argument("--mqtt-port", type=int, default=0, metavar="PORT",
                         help="the broker's port with --mqtt (default: a free one)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                        help="answer each API call MS milliseconds late, as a remote service would (default 0; "
+                             "for benchmarks and tests of concurrency)")
     parser.add_argument("--quiet", "-q", action="store_true", help="do not log each request on stderr")
 
 
@@ -66,9 +69,12 @@ def main(args: argparse.Namespace) -> int:
     if args.spaceone_jobs < 0:
         print(f"error: --spaceone-jobs {args.spaceone_jobs} must be 0 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not 0 <= args.latency <= 60000:
+        print(f"error: --latency {args.latency:g} must be 0 to 60000 milliseconds", file=sys.stderr)
+        return EXIT_BAD_INPUT
     log = None if args.quiet else (lambda line: print(f"sandbox: {line}", file=sys.stderr, flush=True))
     try:
-        sandbox = Sandbox(args.port, state_file=args.state, log=log)
+        sandbox = Sandbox(args.port, state_file=args.state, log=log, latency=args.latency / 1000)
     except StateFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -21,9 +21,11 @@ from jobs_connector.webhooks.processes import INDEX_ENV, WorkerProcesses, child_
 from jobs_connector.webhooks.sealing import KEY_ENV
 from jobs_connector.webhooks.store.queue import QUEUE_ENV, Queue, queue_url, shown_url
 
-# Worker threads per process, more than one a core: a thread waiting for a service's answer (tens of
+# Threads per worker process taking tasks off the queue; each task's event runs on one of the process's
+# DEFAULT_CONCURRENCY step threads. Many more than one a core: a step waiting for a service's answer (tens of
 # milliseconds from a real one) or for the queue's write lock leaves the core to another.
 DEFAULT_WORKERS = 4
+DEFAULT_CONCURRENCY = 32
 
 
 def _positive(kind):
@@ -45,8 +47,12 @@ def add_arguments(parser) -> None:
                         help=f"sqlite:///PATH or redis://HOST:PORT/DB (default ${QUEUE_ENV}, "
                              "else sqlite:///jobs-connector.db)")
     parser.add_argument("--workers", type=_positive(int), default=DEFAULT_WORKERS,
-                        help=f"worker threads (default {DEFAULT_WORKERS}; of each worker process with "
-                             "--worker-processes)")
+                        help=f"threads taking events off the queue (default {DEFAULT_WORKERS}; of each worker "
+                             "process with --worker-processes); --concurrency bounds the events run at once")
+    parser.add_argument("--concurrency", type=_positive(int), default=DEFAULT_CONCURRENCY, metavar="N",
+                        help=f"events whose steps run at once in each worker process, on threads of their own "
+                             f"(default {DEFAULT_CONCURRENCY}): a step waiting for a service's answer leaves "
+                             "its core to the others")
     parser.add_argument("--worker-processes", type=_positive(int), metavar="N",
                         help="run the workers in N processes of their own, started and kept running by this "
                              "one (one interpreter uses one core at a time); default: threads of this process")
@@ -119,7 +125,7 @@ def main(args) -> int:
     configure_logging(args.log_level, where, args.log_format,
                       secrets=[*flows.secrets(), *environment_secrets(os.environ), os.environ.get(KEY_ENV)])
     processes = None
-    settings = Settings(host=args.host, port=args.port, workers=args.workers, web=web,
+    settings = Settings(host=args.host, port=args.port, workers=args.workers, concurrency=args.concurrency, web=web,
                         work=not args.web_only and not args.worker_processes,
                         max_body=args.max_body, tolerance=args.replay_window, lease=args.lease,
                         sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
@@ -146,7 +152,7 @@ def main(args) -> int:
     metrics_dir, owns_metrics_dir = (multiprocess_metrics.choose(os.environ, several_processes=several)
                                      if args.metrics else (None, False))
     if args.worker_processes:
-        command = child_command(args.flows, workers=args.workers, lease=args.lease,
+        command = child_command(args.flows, workers=args.workers, concurrency=args.concurrency, lease=args.lease,
                                 sweep_interval=args.sweep_interval, shutdown_timeout=args.shutdown_timeout,
                                 store_timeout=args.store_timeout, log_level=args.log_level,
                                 log_format=args.log_format, metrics=args.metrics, traces=args.traces,

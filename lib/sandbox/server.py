@@ -67,8 +67,11 @@ class Sandbox:
 
     def __init__(self, port: int = DEFAULT_PORT, *, state_file: str | None = None,
                  credentials: AwsCredentials | None = None, clock: Callable[[], float] = time.time,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, latency: float = 0.0):
+        """`latency`: seconds each API call waits before it is answered, as a remote service's would (outside
+        the state's lock, so calls on other connections overlap)."""
         self.clock = clock
+        self.latency = latency
         self.log = log
         self.credentials = credentials or sandbox_credentials(os.environ)
         self.store = Store(state_file, clock)
@@ -206,6 +209,8 @@ class Sandbox:
             f"/identity/v2/job/* (SpaceONE) and /cloud/* (EmbedThis)"))
 
     def _call(self, module, req: Request, now: float) -> Reply:
+        if self.latency:
+            time.sleep(self.latency)
         with self.store.lock:
             try:
                 if module in AWS_SERVICES.values():  # the model's constraints first, as the services do

@@ -38,7 +38,8 @@ log = logging.getLogger("jobs_connector.webhooks")
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 2
+    workers: int = 2  # huey's threads taking tasks off the queue
+    concurrency: int | None = 32  # events run at once per worker process (lib/webhooks/worker/pool.py)
     web: bool = True
     work: bool = True
     max_body: int = 1024 * 1024
@@ -107,7 +108,8 @@ class Service:
                                              rule="extra") from None
             self.worker = Worker(self.flows, self.queue, runtime=self.runtime, lease=s.lease,
                                  sweep_interval=s.sweep_interval, grace=max(2.0, s.sweep_interval * 2),
-                                 metrics=self.metrics, tracing=tracing)
+                                 metrics=self.metrics, tracing=tracing,
+                                 concurrency=s.concurrency)
             # Polling for SQLite (no blocking pop); Redis blocks on the list, so polling settings matter less.
             self.consumer = self.queue.huey.create_consumer(
                 workers=s.workers, worker_type="thread", periodic=False, initial_delay=0.05, backoff=1.5,
@@ -115,7 +117,8 @@ class Service:
             self._previous_handlers = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
             self.consumer.start()  # installs huey's signal handlers; ours replace them below
             self.worker.start_background()
-            self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}")
+            running = f" ({s.concurrency} events at once)" if s.concurrency else ""
+            self.announce(f"workers: {s.workers} on {shown_url(self.queue.url)}{running}")
             say_ready()  # a worker process tells the serve that started it (nothing otherwise)
         if intake is not None:
             self._start_poller()
@@ -207,11 +210,15 @@ class Service:
                             "taken over when their leases end)", ", ".join(map(str, killed)), grace)
         if self.worker and self.consumer:
             self.worker.stopping.set()
+            began = time.monotonic()
             self.consumer.stop(graceful=True)
+            # The pool's events finish the step they are in and hand back, within the same timeout.
+            self.worker.wait_idle(max(0.0, s.shutdown_timeout - (time.monotonic() - began)))
             released = self.worker.release_inflight()
             if released:
                 log.warning("handed %d running event(s) back to the queue after %.0fs", released, s.shutdown_timeout)
             self.worker.stop_background()
+            self.worker.close()
         if self.health_server:  # last: /readyz says "stopping" while the rest shuts down
             self.health_server.drain(timeout=1)
             self.health_server.server_close()

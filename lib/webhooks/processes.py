@@ -39,11 +39,12 @@ MAX_BACKOFF = 30.0
 
 def child_command(flows_path: str, *, workers: int, lease: float, sweep_interval: float, shutdown_timeout: float,
                   store_timeout: float, log_level: str, log_format: str = "text", metrics: bool = True,
-                  traces: bool = False, allow_unsafe_redis: bool = False) -> list[str]:
+                  traces: bool = False, concurrency: int | None = None, allow_unsafe_redis: bool = False) -> list[str]:
     """`serve --worker-only` with this serve's worker settings; the queue (and the metrics' directory) come
     from the environment."""
     return [sys.executable, "-m", "lib", "serve", "--flows", os.path.abspath(flows_path), "--worker-only",
-            "--workers", str(workers), "--lease", repr(lease), "--sweep-interval", repr(sweep_interval),
+            "--workers", str(workers), *(["--concurrency", str(concurrency)] if concurrency else []),
+            "--lease", repr(lease), "--sweep-interval", repr(sweep_interval),
             "--shutdown-timeout", repr(shutdown_timeout), "--store-timeout", repr(store_timeout),
             "--log-level", log_level, "--log-format", log_format, "--metrics" if metrics else "--no-metrics",
             *(["--traces"] if traces else []), *(["--allow-unsafe-redis"] if allow_unsafe_redis else [])]

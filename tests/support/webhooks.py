@@ -92,13 +92,13 @@ class InProcess:
                  workers: int = 2, web: bool = True, work: bool = True, lease: float = 30.0,
                  sweep_interval: float = 5.0, max_body: int = 1024 * 1024, environ: dict | None = None,
                  store_timeout: float = 5.0, tolerance: float = 300.0, console: bool = False,
-                 health_port: int | None = None):
+                 health_port: int | None = None, concurrency: int | None = Settings.concurrency):
         """`console`: the operator's console too, on a free port (its credentials from os.environ)."""
         path = tmp_path / "flows.json"
         path.write_text(json.dumps(flows_data))
         self.flows = flows_module.load(str(path), environ={SECRET_ENV: HOOK_SECRET, **(environ or {})})
         self.queue = Queue(queue_url or f"sqlite:///{tmp_path / 'queue.db'}", store_timeout=store_timeout)
-        settings = Settings(port=0, workers=workers, web=web, work=work, lease=lease,
+        settings = Settings(port=0, workers=workers, concurrency=concurrency, web=web, work=work, lease=lease,
                             sweep_interval=sweep_interval, shutdown_timeout=10, max_body=max_body,
                             store_timeout=store_timeout, tolerance=tolerance, console=console, console_port=0,
                             health_port=health_port)

@@ -163,11 +163,33 @@ class _WithoutRevocation:
     revoke_all = revoke_by_id = revoke
 
 
-class WebhookHuey(_WithoutRevocation, Huey):
+class _Gated:
+    """A task is taken only once a slot is free to run it (`gate`: the worker's pool, lib/webhooks/worker/pool.py;
+    None in a process without workers): a busy worker process leaves tasks in the queue for the others."""
+
+    gate = None
+
+    def dequeue(self):
+        gate = self.gate
+        if gate is None:
+            return super().dequeue()
+        if not gate.reserve():
+            return None  # every slot busy: huey's loop looks round and comes back
+        try:
+            task = super().dequeue()
+        except BaseException:
+            gate.unreserve()
+            raise
+        if task is None:
+            gate.unreserve()
+        return task
+
+
+class WebhookHuey(_Gated, _WithoutRevocation, Huey):
     pass
 
 
-class WebhookRedisHuey(_WithoutRevocation, RedisHuey):
+class WebhookRedisHuey(_Gated, _WithoutRevocation, RedisHuey):
     pass
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+from jobs_connector.http.transport import Transport
 from jobs_connector.runtime import Runtime
 from jobs_connector.webhooks.events import DEAD, RUNNING, WAITING, Event
 from jobs_connector.webhooks.flows import Flows
@@ -20,6 +21,7 @@ from jobs_connector.webhooks.tracing import NoTracing
 from jobs_connector.webhooks.worker.inflight import InFlight
 from jobs_connector.webhooks.worker.leases import Leases
 from jobs_connector.webhooks.worker.outcomes import Outcomes
+from jobs_connector.webhooks.worker.pool import StepPool
 from jobs_connector.webhooks.worker.steps import StepLoop
 
 log = logging.getLogger("jobs_connector.webhooks")
@@ -29,9 +31,13 @@ EARLY_TOLERANCE = 1.0  # seconds: clocks of different machines may disagree a li
 class Worker:
     def __init__(self, flows: Flows, queue: Queue, *, runtime: Runtime | None = None, lease: float = 30.0,
                  sweep_interval: float = 5.0, grace: float = 10.0, clock=time.time, metrics: NoMetrics = OFF,
-                 tracing: NoTracing = NO_TRACING):
+                 tracing: NoTracing = NO_TRACING, concurrency: int | None = None):
+        """`concurrency`: events run at once on a pool of that many threads (lib/webhooks/worker/pool.py), huey's
+        threads only taking tasks; None runs each event on the huey thread that took it."""
         self.flows, self.queue, self.store = flows, queue, queue.store
-        self.runtime = runtime or Runtime()
+        # As many kept-alive connections as events running at once: a smaller pool would open and drop one
+        # per call beyond it.
+        self.runtime = runtime or Runtime(Transport(pool_size=max(16, concurrency or 0)))
         self.lease, self.sweep_interval, self.grace = lease, sweep_interval, grace
         self.stopping = threading.Event()  # no new events or steps; hand events back between steps
         self.inflight = InFlight()
@@ -43,7 +49,9 @@ class Worker:
                              clock=clock, stopping=self.stopping, metrics=metrics)
         self.clock = clock
         self._claimed = threading.local()  # the event this thread claimed as it took its task (SQLite)
-        queue.handler = self.process
+        self.pool = StepPool(concurrency) if concurrency else None
+        queue.huey.gate = self.pool  # a task is taken only when a pool thread is free to run it
+        queue.handler = self._on_task
         if hasattr(queue.huey.storage, "on_dequeue") and hasattr(self.store, "claim_in"):
             # The name huey gives the task in its messages (its registry's, module included).
             self._task_name = json.loads(queue.huey.serialize_task(queue.task.s("")))["name"]
@@ -86,9 +94,21 @@ class Worker:
         event.updated_at = now
         return True
 
-    def process(self, event_id: str) -> str:
-        """Run one event if it can be claimed; returns what happened (for logs and tests)."""
-        event, self._claimed.event = getattr(self._claimed, "event", None), None
+    def _on_task(self, event_id: str):
+        """huey's task: the event runs on a pool thread with the slot this thread reserved as it took the task
+        (the claim made in that transaction goes with it), or here without a pool."""
+        if self.pool is None or not self.pool.holds():
+            return self.process(event_id)
+        claimed, self._claimed.event = getattr(self._claimed, "event", None), None
+        self.pool.run(lambda: self.process(event_id, claimed=claimed))
+        return "started"
+
+    def process(self, event_id: str, *, claimed: Event | None = None) -> str:
+        """Run one event if it can be claimed; returns what happened (for logs and tests). `claimed`: the event
+        as claimed when its task was taken (else this thread's, see _claim_on_dequeue)."""
+        if claimed is None:
+            claimed, self._claimed.event = getattr(self._claimed, "event", None), None
+        event = claimed
         if event is None or event.id != event_id:
             event = self.store.get(event_id)
             if event is None:
@@ -111,6 +131,15 @@ class Worker:
                 return self.steps.run(event, self.flows.get(event.flow))
         finally:
             self.inflight.finished(event.id)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Stopping: wait for the pool's events to finish their step and hand back (at most `timeout`)."""
+        return self.pool.wait_idle(timeout) if self.pool else True
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.close()
+            self.queue.huey.gate = None
 
     def release_inflight(self) -> int:
         """After the shutdown timeout: hand back events whose step is still running (never lost); each
