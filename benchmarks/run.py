@@ -22,6 +22,7 @@ Sections (`--only` picks some):
   batch   `run --each` against separate runs, and `--concurrency 8` against 1 on a slow server;
   webhook events/s end to end through `serve --worker-processes 2` for a one-step flow against the
           sandbox, alternating with the granian layout (granian serving the intake, 2 `serve --worker-only`)
+          and serve's layout again with the sandbox answering 50 ms late (a remote service's latency)
           (benchmarks/webhook_flow.py, median of 3 runs each; the sandbox, not the loopback server).
   hosts   completed events/s of two worker hosts against one, a one-step flow whose service answers after
           50 ms, around one Redis with appendfsync always (benchmarks/multihost_workers.py: the test hosts
@@ -79,6 +80,7 @@ GOALS = {
     "--concurrency 1 / --concurrency 8": (">=", 3.0),
     "completed webhook events/s": (">=", 300.0),
     "two worker hosts / one, events/s": (">=", 1.8),
+    "completed webhook events/s, service 50 ms late": (">=", 300.0),
 }
 # The rows of issue 20's table, in its order (section, ratio), printed together at the end.
 ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI / ours"),
@@ -88,7 +90,8 @@ ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI
               ("sandbox", "10,000 / 2,500 jobs paging time per job"), ("batch", "separate runs / --each, per call"),
               ("batch", "--concurrency 1 / --concurrency 8"), ("webhook", "completed webhook events/s"),
               ("webhook", "completed webhook events/s, granian web role"),
-              ("hosts", "two worker hosts / one, events/s")]
+              ("hosts", "two worker hosts / one, events/s"),
+              ("webhook", "completed webhook events/s, service 50 ms late")]
 SLOW_THING = "bench-slow-20"  # the server answers this thing 20 ms late (the batch concurrency figure)
 
 
@@ -948,14 +951,17 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
                                  f"to a one-step flow against the sandbox; beside it, run by run, the other "
                                  f"documented layout: granian serving the intake's WSGI entry point and 2 "
                                  f"`serve --worker-only` processes (median of {runs} run{'s' * (runs > 1)} each)")
-    results: dict[str, list[dict]] = {"serve": [], "granian": []}
+    results: dict[str, list[dict]] = {"serve": [], "granian": [], "serve-50ms": []}
     with tempfile.TemporaryDirectory() as tmp:
         for turn in range(runs):
-            for web, done_runs in results.items():  # alternating: a slow stretch of the machine slows both
+            for web, done_runs in results.items():  # alternating: a slow stretch of the machine slows all
                 loop_ms = reference_loop_ms()  # how fast the machine is just now, beside the run
-                done_runs.append(webhook_flow_run(os.path.join(tmp, f"flow-{web}-{turn}.json"), events, clients, web))
+                latency = 50.0 if web == "serve-50ms" else 0.0  # the sandbox answers as a remote service would
+                done_runs.append(webhook_flow_run(os.path.join(tmp, f"flow-{web}-{turn}.json"), events, clients,
+                                                  web.split("-")[0], latency))
                 done_runs[-1]["reference_loop_ms"] = loop_ms
-    rows, servers = [], {"serve": "serve", "granian": "granian + worker processes"}
+    rows, servers = [], {"serve": "serve", "granian": "granian + worker processes",
+                         "serve-50ms": "serve, the sandbox 50 ms late"}
     for web, done_runs in results.items():
         rows += [(f"{servers[web]}, run {i + 1}", f"{r['completed_per_s']:.0f}", f"{r['accepted_per_s']:.0f}",
                   f"{r['accept_p99_ms']:.1f}", f"{web_cpu(r):.2f}",
@@ -973,20 +979,24 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
                        **{f"CPU ms/event {k}": v for k, v in serve_cpu.items() if v is not None},
                        "granian layout completed events/s": middle["granian"]["completed_per_s"],
                        "granian layout CPU ms/event connector": web_cpu(middle["granian"]),
+                       "50 ms service completed events/s": middle["serve-50ms"]["completed_per_s"],
                        "reference loop ms": statistics.median(r["reference_loop_ms"] for done in results.values()
                                                               for r in done)}
     section.ratio("completed webhook events/s", middle["serve"]["completed_per_s"], note="2 worker processes, 2 cores")
     section.ratio("completed webhook events/s, granian web role", middle["granian"]["completed_per_s"],
                   goal_name="completed webhook events/s", note="the same, the web role on granian")
+    section.ratio("completed webhook events/s, service 50 ms late", middle["serve-50ms"]["completed_per_s"],
+                  note="serve's row, the sandbox answering 50 ms late (--concurrency default)")
     return section
 
 
-def webhook_flow_run(out: str, events: int, clients: int, web: str) -> dict:
+def webhook_flow_run(out: str, events: int, clients: int, web: str, latency_ms: float = 0.0) -> dict:
     """One benchmarks/webhook_flow.py run in its own small process, as when run alone (its clients are
     forked from it, not from this one)."""
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"),  # noqa: S603
                            "--events", str(events), "--clients", str(clients), "--worker-processes", "2",
-                           "--web", web, "--json", out], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           "--web", web, "--latency", repr(latency_ms), "--json", out], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
                           check=False)
     if done.returncode not in (0, 1):  # 1: not every event succeeded, said below with the counts
         raise SystemExit(f"benchmark: the webhook flow ({web}) failed: {done.stderr.strip()[-300:]}")
