@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.web == "granian" and (args.split or not args.worker_processes):
         parser.error("--web granian runs the workers as --worker-processes N separate processes: give N, not --split")
     r = run(max(clients, min(args.events, 20000)), clients, max(1, min(args.workers, 64)), args.split,
-            max(0, min(args.worker_processes, 8)), args.web, max(0.0, min(args.latency, 1000.0)),
-            max(0, min(args.concurrency, 256)))
+            max(0, min(args.worker_processes, 8)), args.web, latency_ms=max(0.0, min(args.latency, 1000.0)),
+            concurrency=max(0, min(args.concurrency, 256)))
     layout = ("web and workers in two processes" if r["split"] else
               f"granian web role and {r['worker_processes']} worker processes" if r["web"] == "granian" else
               f"serve with {r['worker_processes']} worker processes" if r["worker_processes"] else "one serve process")
