@@ -88,11 +88,13 @@ class Service:
             self.console = console_server(self.flows, self.queue, s.console_host, s.console_port)
         # Built first: a flows file the intake refuses (a shared secret) stops the service before workers start.
         intake = Intake(self.flows, self.queue, max_body=s.max_body, tolerance=s.tolerance) if s.web else None
-        # Counted where someone can read them: the intake's /metrics, or the files a worker process shares
-        # with it. A worker-only process on its own has no listener, so it counts nothing.
-        if s.metrics and (s.web or self.metrics_dir):
+        # Counted where someone can read them: the intake's /metrics, a worker-only process's health listener,
+        # or the files a worker process shares with the intake. A worker-only process with no listener and no
+        # shared files counts nothing.
+        listens = s.web or (s.work and s.health_port is not None)
+        if s.metrics and (listens or self.metrics_dir):
             self.metrics = metrics_module.start(self.queue.store, [f.name for f in self.flows],
-                                                multiprocess_dir=self.metrics_dir, expose=s.web)
+                                                multiprocess_dir=self.metrics_dir, expose=listens)
         if intake is not None:
             intake.metrics = self.metrics
         if intake is not None and self.processes:
@@ -152,14 +154,15 @@ class Service:
         requests, waitress as for the intake."""
         s = self.settings
         app = HealthApp(self.queue, extra=self.processes.status if self.processes else None,
-                        stopping=self._stopping)
+                        stopping=self._stopping, metrics_page=self.metrics.page)
         try:
             self.health_server = IntakeServer((s.health_host, s.health_port), app, threads=2, max_body=1024)
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {s.health_host}:{s.health_port}: {exc.strerror or exc}",
                                      field="health-port", rule="listen") from None
         threading.Thread(target=self.health_server.serve_forever, name="webhooks-health", daemon=True).start()
-        self.announce(f"health on {self.health_server.url} (/healthz, /readyz)")
+        paths = "/healthz, /readyz, /metrics" if self.metrics.page else "/healthz, /readyz"
+        self.announce(f"health on {self.health_server.url} ({paths})")
 
     def _stopping(self) -> bool:
         return self.stop_requested.is_set() or bool(self.worker and self.worker.stopping.is_set())

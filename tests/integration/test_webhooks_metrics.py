@@ -179,6 +179,28 @@ def test_without_metrics_there_is_no_page(tmp_path):
     assert server.service.metrics.page is None
 
 
+def test_a_worker_only_process_answers_its_own_metrics_on_its_health_listener(tmp_path, api):
+    """serve --worker-only --health-port: the events it ran are counted on its own /metrics, beside /healthz
+    and /readyz; what the intake counts (accepted) is the intake's."""
+    api.default = Reply(200, EXECUTION)
+    flows = {"flows": [flow("describe", [{"action": DESCRIBE, "input": IDS}])]}
+    queue_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with InProcess(tmp_path, flows, queue_url, work=False) as web, \
+            InProcess(tmp_path, flows, queue_url, web=False, health_port=0) as worker:
+        status, answer = web.post("describe", EVENT)
+        assert status == 202, answer
+        web.wait_status(answer["id"], "succeeded")
+        status, content_type, text = scrape(worker.service.health_server.url)
+        assert status == 200 and content_type.startswith("text/plain")
+        found = samples(text)
+        assert found[key("jobs_connector_events_finished_total", flow="describe", outcome="succeeded")] == 1
+        assert found[key("jobs_connector_step_calls_total", flow="describe", action=DESCRIBE, error="")] == 1
+        assert found[key("jobs_connector_webhooks_accepted_total", flow="describe")] == 0
+        intake = samples(scrape(web.url)[2])
+        assert intake[key("jobs_connector_webhooks_accepted_total", flow="describe")] == 1
+        assert intake[key("jobs_connector_events_finished_total", flow="describe", outcome="succeeded")] == 0
+
+
 def test_worker_processes_are_counted_by_the_intake_a_killed_one_too_and_the_directory_goes(tmp_path, api):
     """serve --worker-processes 2 as a process: its /metrics adds up the children's counts (multi-process
     mode, a private directory of its own under TMPDIR), keeps those of a child killed with -9 and started

@@ -1,7 +1,7 @@
 """What a load balancer asks: `GET /healthz` (is the process alive: 200 while it runs) and `GET /readyz` (should it
 get work: 200 when its store answers and an accepted event would be durable; 503 with a short reason otherwise,
-and while it stops). The intake answers both among its routes (wsgi.py); a worker-only process answers them on a
-small listener of its own (HealthApp on waitress, loopback unless told otherwise).
+and while it stops). The intake answers both among its routes (wsgi.py); a worker-only process answers them, and its
+/metrics, on a small listener of its own (HealthApp on waitress, loopback unless told otherwise).
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ def route(path: str, queue, *, flows=None, extra=None, stopping=lambda: False) -
 
 
 class HealthApp:
-    """The WSGI application of a worker-only process's health listener: /healthz and /readyz, nothing else."""
+    """The WSGI application of a worker-only process's health listener: /healthz and /readyz, and /metrics
+    (this process's own counts) when metrics are on; nothing else."""
 
-    def __init__(self, queue, *, extra=None, stopping: Callable[[], bool] = lambda: False):
-        self.queue, self.extra, self.stopping = queue, extra, stopping
+    def __init__(self, queue, *, extra=None, stopping: Callable[[], bool] = lambda: False, metrics_page=None):
+        self.queue, self.extra, self.stopping, self.metrics_page = queue, extra, stopping, metrics_page
 
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        if self.metrics_page is not None and path == "/metrics":
+            return self.metrics_page(environ, start_response)
         if method not in ("GET", "HEAD"):
             status, payload = 405, {"error": "method not allowed"}
         elif path in PATHS:
