@@ -81,8 +81,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--console-port", type=int, default=8081, metavar="PORT",
                         help="the console's port (default 8081; 0 picks a free one)")
     parser.add_argument("--health-port", type=int, metavar="PORT",
-                        help="with --worker-only: answer GET /healthz and /readyz on this port (0 picks a free one; "
-                             "the intake answers them on its own port)")
+                        help="with --worker-only: answer GET /healthz, /readyz and /metrics on this port (0 picks a "
+                             "free one; the intake answers them on its own port)")
     parser.add_argument("--health-host", default="127.0.0.1",
                         help="address of the --health-port listener (default 127.0.0.1)")
     parser.add_argument("--allow-unsafe-redis", action="store_true",
