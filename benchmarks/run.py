@@ -23,7 +23,10 @@ Sections (`--only` picks some):
   webhook events/s end to end through `serve --worker-processes 2` for a one-step flow against the
           sandbox, alternating with the granian layout (granian serving the intake, 2 `serve --worker-only`)
           and serve's layout again with the sandbox answering 50 ms late (a remote service's latency)
-          (benchmarks/webhook_flow.py, median of 3 runs each; the sandbox, not the loopback server).
+          (benchmarks/webhook_flow.py, median of 3 runs each; the sandbox, not the loopback server);
+          the p99 from the 202 to the step done with events sent at 100 a second and the sandbox 50 ms
+          late (webhook_flow.py --rate 100 --latency 50), and the intake alone on a redis-server of its
+          own with appendfsync always (webhook_intake.py --redis).
   hosts   completed events/s of two worker hosts against one, a one-step flow whose service answers after
           50 ms, around one Redis with appendfsync always (benchmarks/multihost_workers.py: the test hosts
           are network namespaces, so it needs root and `ip netns`; unavailable otherwise).
@@ -40,6 +43,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +85,9 @@ GOALS = {
     "completed webhook events/s": (">=", 300.0),
     "two worker hosts / one, events/s": (">=", 1.8),
     "completed webhook events/s, service 50 ms late": (">=", 300.0),
+    "p99 202 to step done (ms), 100 events/s, service 50 ms late": ("<=", 150.0),
+    "intake events/s, Redis appendfsync always": (">=", 1000.0),
+    "intake accept p99 (ms), Redis appendfsync always": ("<=", 20.0),
 }
 # The rows of issue 20's table, in its order (section, ratio), printed together at the end.
 ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI / ours"),
@@ -91,7 +98,10 @@ ISSUE_ROWS = [("cold", "ours / minimal requests+auth script"), ("cold", "AWS CLI
               ("batch", "--concurrency 1 / --concurrency 8"), ("webhook", "completed webhook events/s"),
               ("webhook", "completed webhook events/s, granian web role"),
               ("hosts", "two worker hosts / one, events/s"),
-              ("webhook", "completed webhook events/s, service 50 ms late")]
+              ("webhook", "completed webhook events/s, service 50 ms late"),
+              ("webhook", "p99 202 to step done (ms), 100 events/s, service 50 ms late"),
+              ("webhook", "intake events/s, Redis appendfsync always"),
+              ("webhook", "intake accept p99 (ms), Redis appendfsync always")]
 SLOW_THING = "bench-slow-20"  # the server answers this thing 20 ms late (the batch concurrency figure)
 
 
@@ -946,12 +956,18 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
     from jobs_connector.cli.serve import DEFAULT_WORKERS
 
     events, clients, runs = (200, 2, 1) if quick else (4000, 4, 3)
+    paced_events, intake_events = (250, 400) if quick else (1500, 3000)
     section = Section("webhook", f"8. Webhook flows end to end: {events:,} signed events from {clients} clients "
                                  f"through `serve --worker-processes 2` ({DEFAULT_WORKERS} threads each, SQLite queue) "
                                  f"to a one-step flow against the sandbox; beside it, run by run, the other "
                                  f"documented layout: granian serving the intake's WSGI entry point and 2 "
-                                 f"`serve --worker-only` processes (median of {runs} run{'s' * (runs > 1)} each)")
+                                 f"`serve --worker-only` processes; serve's layout with the sandbox 50 ms late, as "
+                                 f"fast as it goes and {paced_events} events sent at 100 a second; the intake alone "
+                                 f"on a Redis that syncs each write, {intake_events} events (median of {runs} "
+                                 f"run{'s' * (runs > 1)} each)")
     results: dict[str, list[dict]] = {"serve": [], "granian": [], "serve-50ms": []}
+    paced: list[dict] = []  # 100 events/s, the sandbox 50 ms late: 202 to step done
+    intake: list[dict] = []  # benchmarks/webhook_intake.py --redis
     with tempfile.TemporaryDirectory() as tmp:
         for turn in range(runs):
             for web, done_runs in results.items():  # alternating: a slow stretch of the machine slows all
@@ -960,6 +976,10 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
                 done_runs.append(webhook_flow_run(os.path.join(tmp, f"flow-{web}-{turn}.json"), events, clients,
                                                   web.split("-")[0], latency))
                 done_runs[-1]["reference_loop_ms"] = loop_ms
+            paced.append(webhook_flow_run(os.path.join(tmp, f"paced-{turn}.json"), paced_events, clients, "serve",
+                                          50.0, rate=100.0))
+            if shutil.which("redis-server"):
+                intake.append(webhook_intake_run(os.path.join(tmp, f"intake-{turn}.json"), intake_events, 4))
     rows, servers = [], {"serve": "serve", "granian": "granian + worker processes",
                          "serve-50ms": "serve, the sandbox 50 ms late"}
     for web, done_runs in results.items():
@@ -987,15 +1007,39 @@ def section_webhook(server: BenchServer, quick: bool) -> Section:
                   goal_name="completed webhook events/s", note="the same, the web role on granian")
     section.ratio("completed webhook events/s, service 50 ms late", middle["serve-50ms"]["completed_per_s"],
                   note="serve's row, the sandbox answering 50 ms late (--concurrency default)")
+    section.lines += ["", *table(("paced run (100 events/s sent, the sandbox 50 ms late)", "202 to done p50 ms",
+                                  "p99 ms", "first second's slowest ms"),
+                                 [(f"run {i + 1}", f"{r['done_p50_ms']:.1f}", f"{r['done_p99_ms']:.1f}",
+                                   f"{r['warm_up_done_max_ms'] or 0:.0f}") for i, r in enumerate(paced)])]
+    p99s = [r["done_p99_ms"] for r in paced]
+    section.figures["paced 202 to done p99 ms"] = statistics.median(p99s)
+    section.ratio("p99 202 to step done (ms), 100 events/s, service 50 ms late", statistics.median(p99s),
+                  note=f"median of {len(p99s)}, spread {min(p99s):.0f} to {max(p99s):.0f}; after the first second")
+    if not intake:
+        section.unavailable["intake events/s, Redis appendfsync always"] = "redis-server is not installed"
+        return section
+    section.lines += ["", *table(("intake run (Redis, appendfsync always)", "accepted events/s", "accept p50 ms",
+                                  "p99 ms"),
+                                 [(f"run {i + 1}", f"{r['rate']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}")
+                                  for i, r in enumerate(intake)])]
+    rates, accept_p99s = [r["rate"] for r in intake], [r["p99"] for r in intake]
+    section.figures.update({"Redis intake events/s": statistics.median(rates),
+                            "Redis intake accept p99 ms": statistics.median(accept_p99s)})
+    section.ratio("intake events/s, Redis appendfsync always", statistics.median(rates),
+                  note=f"median of {len(rates)}, spread {min(rates):.0f} to {max(rates):.0f}")
+    section.ratio("intake accept p99 (ms), Redis appendfsync always", statistics.median(accept_p99s),
+                  note=f"median of {len(rates)}, spread {min(accept_p99s):.1f} to {max(accept_p99s):.1f}")
     return section
 
 
-def webhook_flow_run(out: str, events: int, clients: int, web: str, latency_ms: float = 0.0) -> dict:
+def webhook_flow_run(out: str, events: int, clients: int, web: str, latency_ms: float = 0.0,
+                     rate: float = 0.0) -> dict:
     """One benchmarks/webhook_flow.py run in its own small process, as when run alone (its clients are
     forked from it, not from this one)."""
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"),  # noqa: S603
                            "--events", str(events), "--clients", str(clients), "--worker-processes", "2",
-                           "--web", web, "--latency", repr(latency_ms), "--json", out], cwd=ROOT,
+                           "--web", web, "--latency", repr(latency_ms), "--rate", repr(rate), "--json", out],
+                          cwd=ROOT,
                           capture_output=True, text=True, timeout=300,
                           check=False)
     if done.returncode not in (0, 1):  # 1: not every event succeeded, said below with the counts
@@ -1004,6 +1048,20 @@ def webhook_flow_run(out: str, events: int, clients: int, web: str, latency_ms: 
         result = json.load(fh)
     if result["counts"] != {"succeeded": events}:
         raise SystemExit(f"benchmark: the webhook flow ({web}) finished {result['counts']} of {events} events")
+    return result
+
+
+def webhook_intake_run(out: str, events: int, clients: int) -> dict:
+    """One benchmarks/webhook_intake.py --redis run (a redis-server of its own, appendfsync always)."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_intake.py"),  # noqa: S603
+                           "--redis", "--events", str(events), "--clients", str(clients), "--json", out], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode not in (0, 1):  # 1: a goal missed, said in the section
+        raise SystemExit(f"benchmark: the Redis intake run failed: {done.stderr.strip()[-300:]}")
+    with open(out, encoding="utf-8") as fh:
+        result = json.load(fh)
+    if result["failures"]:
+        raise SystemExit(f"benchmark: the Redis intake refused {result['failures']} of {events} events")
     return result
 
 

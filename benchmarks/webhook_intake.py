@@ -5,21 +5,28 @@ directory (WAL, every 202 synced to disk before it is sent), then sends signed e
 a few concurrent client processes over keep-alive connections, and prints a table. Everything stays on
 the loopback interface; the count and the time are bounded, and the server is always stopped.
 
-    python benchmarks/webhook_intake.py [--events 3000] [--clients 4] [--body-bytes 300] [--queue URL]
+    python benchmarks/webhook_intake.py [--events 3000] [--clients 4] [--body-bytes 300]
+                                        [--queue URL | --redis] [--json FILE]
 
-`--queue redis://127.0.0.1:6379/15` measures the Redis queue instead (that database is flushed first).
+`--queue redis://127.0.0.1:6379/15` measures the Redis queue instead (that database is flushed first; serve
+refuses a Redis that does not sync each write). `--redis` starts a redis-server of its own for the run, in a
+temporary directory, with `appendonly yes` and `appendfsync always` (what serve asks for): every 202 is on
+Redis's disk before it is sent.
 
-Goal on the 2-core reference machine: >= 500 durable events/s with p99 under 50 ms.
+Goals on the 2-core reference machine: >= 500 durable events/s with p99 under 50 ms (SQLite); with `--redis`,
+>= 1,000 events/s with p99 <= 20 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -39,6 +46,8 @@ FLOWS = {"flows": [{
     "steps": [{"action": "iot-jobs-data.UpdateJobExecution",
                "input": {"thingName": "event.thing", "jobId": "event.job", "status": "'SUCCEEDED'"}}],
 }]}
+# (events/s, p99 ms): issue 20's for the SQLite default, issue 34's for a Redis that syncs each write.
+GOALS = {"sqlite": (500, 50), "redis": (1000, 20)}
 TIME_LIMIT = 120.0  # seconds: the whole run stops by then whatever happens
 
 
@@ -110,8 +119,10 @@ def exchange(sock: socket.socket, request: bytes, pending: bytearray) -> int:
         pending += chunk
 
 
-def client(port: int, count: int, body_bytes: int, client_id: int, start_at: float, out) -> None:
-    """Send `count` signed events on one keep-alive connection; report (latencies, failures).
+def client(port: int, count: int, body_bytes: int, client_id: int, start_at: float, out, rate: float = 0.0) -> None:
+    """Send `count` signed events on one keep-alive connection; report (latencies, failures). `rate`: this
+    client's events a second, each sent at its time (an open loop, as webhooks arrive; late ones go at once);
+    0 sends each as soon as the last is answered.
 
     The requests are built and signed before the start, and sent as bytes on a plain socket: the clients
     share the cores with what they measure, so they spend as little as they can there (http.client's
@@ -130,9 +141,11 @@ def client(port: int, count: int, body_bytes: int, client_id: int, start_at: flo
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = time.monotonic() + TIME_LIMIT
-    for request in requests:
+    for i, request in enumerate(requests):
         if time.monotonic() > deadline:
             break
+        if rate and (wait := start_at + i / rate - time.time()) > 0:
+            time.sleep(wait)
         began = time.perf_counter()
         status = exchange(sock, request, pending)
         latencies.append(time.perf_counter() - began)
@@ -142,13 +155,15 @@ def client(port: int, count: int, body_bytes: int, client_id: int, start_at: flo
     out.put((latencies, failures, time.time()))
 
 
-def run_clients(port: int, events: int, clients: int, body_bytes: int) -> tuple[list, float]:
-    """`events` signed POSTs from `clients` processes starting together; (each client's results, start)."""
+def run_clients(port: int, events: int, clients: int, body_bytes: int, rate: float = 0.0) -> tuple[list, float]:
+    """`events` signed POSTs from `clients` processes starting together; (each client's results, start).
+    `rate`: events a second in all, shared by the clients (0: as fast as they are answered)."""
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 1.0  # every client has built its requests by then
     per_client = events // clients
-    procs = [ctx.Process(target=client, args=(port, per_client, body_bytes, c, start_at, out))
+    procs = [ctx.Process(target=client, args=(port, per_client, body_bytes, c,  # paced ones evenly apart
+                                              start_at + (c / rate if rate else 0.0), out, rate / clients))
              for c in range(clients)]
     for p in procs:
         p.start()
@@ -194,17 +209,46 @@ def run(events: int, clients: int, body_bytes: int, queue: str | None = None, se
             "mean": statistics.fmean(latencies) * 1000}
 
 
-def main() -> int:
+@contextlib.contextmanager
+def durable_redis():
+    """A redis-server on a free loopback port for one run, syncing each write (tests/support's, as the tests
+    start it); always stopped and its files removed."""
+    from tests.support.webhooks import RedisProcess
+
+    if shutil.which("redis-server") is None:
+        raise SystemExit("--redis needs redis-server (Debian's redis-server package)")
+    server = RedisProcess(appendonly="yes", appendfsync="always")
+    try:
+        yield server.start().url
+    finally:
+        server.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=3000, help="events in all (default 3000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client processes (default 4)")
     parser.add_argument("--body-bytes", type=int, default=300, help="approximate body size (default 300)")
     parser.add_argument("--queue", help="a redis:// URL on this machine, to measure Redis (default: SQLite)")
-    args = parser.parse_args()
+    parser.add_argument("--redis", action="store_true",
+                        help="a redis-server of the run's own (appendonly yes, appendfsync always) as the queue")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = parser.parse_args(argv)
+    if args.queue and args.redis:
+        parser.error("--queue and --redis are two queues: give one")
     if args.queue and not args.queue.startswith(("redis://127.0.0.1", "redis://localhost")):
         parser.error("--queue must be a redis:// URL on 127.0.0.1 or localhost (its database is flushed)")
-    r = run(min(args.events, 50000), max(1, min(args.clients, 32)), args.body_bytes, args.queue)
-    kind = "Redis (as configured)" if args.queue else "SQLite (WAL, every 202 synced)"
+    events, clients = min(args.events, 50000), max(1, min(args.clients, 32))
+    if args.redis:
+        with durable_redis() as url:
+            r = run(events, clients, args.body_bytes, f"{url}/0")
+    else:
+        r = run(events, clients, args.body_bytes, args.queue)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(r, fh, indent=2)
+    kind = ("Redis of its own (appendfsync always)" if args.redis else "Redis (as configured)" if args.queue
+            else "SQLite (WAL, every 202 synced)")
     rows = [("queue", kind), ("events accepted", f"{r['events'] - r['failures']}"),
             ("refused or failed", f"{r['failures']}"), ("concurrent clients", f"{r['clients']}"),
             ("wall time", f"{r['seconds']:.2f} s"), ("accepted events/s", f"{r['rate']:.0f}"),
@@ -214,8 +258,9 @@ def main() -> int:
     print(f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
     for key, value in rows:
         print(f"| {key:<{width}} | {value} |")
-    goal = r["rate"] >= 500 and r["p99"] < 50 and not r["failures"]
-    print(f"\ngoal (>= 500 events/s, p99 < 50 ms): {'met' if goal else 'NOT met'}")
+    rate, p99 = GOALS["redis" if args.redis else "sqlite"]
+    goal = r["rate"] >= rate and r["p99"] <= p99 and not r["failures"]
+    print(f"\ngoal (>= {rate} events/s, p99 <= {p99} ms): {'met' if goal else 'NOT met'}")
     return 0 if goal else 1
 
 

@@ -30,7 +30,8 @@ OURS = {
     "batch": ["--each s", "separate run s", "concurrency 1 s", "concurrency 8 s"],
     "webhook": ["completed events/s", "accepted events/s", "CPU ms/event serve", "CPU ms/event sandbox",
                 "CPU ms/event clients", "granian layout completed events/s", "granian layout CPU ms/event connector",
-                "50 ms service completed events/s", "reference loop ms"],
+                "50 ms service completed events/s", "reference loop ms", "paced 202 to done p99 ms",
+                "Redis intake events/s", "Redis intake accept p99 ms"],
     "hosts": ["one host events/s", "two hosts events/s"],  # where network namespaces can be made (as root)
 }
 # Issue 20's table, every row printed as a ratio from the one run.
@@ -38,7 +39,9 @@ ISSUE_ROWS = ["ours / minimal requests+auth script", "AWS CLI / ours", "ours / r
               "ours / raw requests+auth at 100 KiB", "ours / raw requests+auth at 5 MiB", "kept-alive request (ms)",
               "10,000 jobs paged (s)", "10,000 / 2,500 jobs paging time per job", "separate runs / --each, per call",
               "--concurrency 1 / --concurrency 8", "completed webhook events/s",
-              "completed webhook events/s, granian web role", "completed webhook events/s, service 50 ms late"]
+              "completed webhook events/s, granian web role", "completed webhook events/s, service 50 ms late",
+              "p99 202 to step done (ms), 100 events/s, service 50 ms late",
+              "intake events/s, Redis appendfsync always", "intake accept p99 (ms), Redis appendfsync always"]
 
 
 def run_benchmark(tmp_path, *args, env=None) -> tuple[dict, str]:
@@ -115,6 +118,38 @@ def test_the_webhook_flow_benchmark_completes_every_event(tmp_path):
     assert results["completed_per_s"] > 0 and results["accepted_per_s"] > 0
     assert results["workers"] == DEFAULT_WORKERS  # serve's default, measured as users get it
     assert "completed events/s" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_paced_webhook_flow_run_reads_202_to_done_from_the_store(tmp_path):
+    """--rate sends each event at its time; the 202-to-done figures come from the events' own timestamps,
+    the first second's apart: with the sandbox 30 ms late no event can be done sooner than that."""
+    out = tmp_path / "paced.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_flow.py"), "--events", "60",
+                           "--clients", "2", "--latency", "30", "--rate", "40", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert results["counts"] == {"succeeded": 60} and results["rate"] == 40
+    assert results["seconds"] >= 60 / 40 - 0.1  # paced, not as fast as answered
+    assert 30 <= results["done_p50_ms"] <= results["done_p99_ms"]
+    assert results["warm_up_done_max_ms"] >= 30
+    assert "202 to step done" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_intake_benchmark_runs_on_a_redis_of_its_own_that_syncs_each_write(tmp_path):
+    from tests.support.webhooks import need_redis_server
+
+    need_redis_server()
+    out = tmp_path / "intake.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "webhook_intake.py"), "--redis",
+                           "--events", "200", "--clients", "2", "--json", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: the goal missed on a loaded machine
+    results = json.loads(out.read_text())
+    assert results["events"] == 200 and results["failures"] == 0 and results["rate"] > 0
+    assert "Redis of its own (appendfsync always)" in done.stdout
 
 
 @pytest.mark.slow
