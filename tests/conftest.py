@@ -127,3 +127,17 @@ def pytest_sessionstart(session):
     for line in report(missing()):
         if reporter is not None:
             reporter.write_line(line, yellow=True)
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of the test's own (appendfsync always), to be stopped or changed while serving; its
+    files removed after. Imported here, not at the top: most tests need no Redis."""
+    from tests.support.webhooks import RedisProcess, need_redis_server
+
+    need_redis_server()
+    server = RedisProcess()
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()

@@ -16,12 +16,10 @@ from tests.support.webhooks import (
     ROOT,
     UPDATE_STEP,
     InProcess,
-    RedisProcess,
     ServeProcess,
     flow,
     free_port,
     get,
-    need_redis_server,
     post,
     serve_env,
     wait_for,
@@ -99,17 +97,6 @@ def test_redis_unreachable_at_start_exits_2_with_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "cannot reach Redis" in lines[0] and url.split("/0")[0].split("//")[1] in lines[0]
-
-
-@pytest.fixture
-def private_redis():
-    """A redis-server of this test's own, to be stopped while `serve` uses it."""
-    need_redis_server()
-    server = RedisProcess()
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
 
 
 @pytest.mark.slow

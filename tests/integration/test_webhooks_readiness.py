@@ -7,32 +7,17 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from tests.support.webhooks import (
     ROOT,
     UPDATE_STEP,
     InProcess,
-    RedisProcess,
     ServeProcess,
     flow,
     get,
-    need_redis_server,
     serve_env,
 )
 
 FLOWS = {"flows": [flow("device-status", [UPDATE_STEP])]}
-
-
-@pytest.fixture
-def private_redis():
-    """A redis-server of this test's own (appendfsync always), to be stopped or changed while serving."""
-    need_redis_server()
-    server = RedisProcess()
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
 
 
 def request(url: str, path: str, method: str = "GET") -> int:
