@@ -6,11 +6,11 @@ and while it stops). The intake answers both among its routes (wsgi.py); a worke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
+from jobs_connector.webhooks.intake import json_answer
+
 PATHS = ("/healthz", "/readyz")
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 def alive(queue, flows=None, extra: Callable[[], dict] | None = None) -> tuple[int, dict]:
@@ -59,10 +59,7 @@ class HealthApp:
             status, payload = route(path, self.queue, extra=self.extra, stopping=self.stopping)
         else:
             status, payload = 404, {"error": "GET /healthz or /readyz"}
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        start_response(f"{status} {_REASONS[status]}", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
-        return [data]
+        return json_answer.send(start_response, status, payload)
 
     def wait_idle(self, timeout: float) -> bool:  # the server's drain: nothing here is worth waiting for
         return True

@@ -16,22 +16,18 @@ queue is opened in each worker process on its first request, never before a fork
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
 
 from jobs_connector.webhooks import flows as flows_module
-from jobs_connector.webhooks.intake import health
+from jobs_connector.webhooks.intake import health, json_answer
 from jobs_connector.webhooks.intake.handler import Headers, Intake, verifiers
 from jobs_connector.webhooks.store.queue import Queue, queue_url
 
 _HOOK = re.compile(r"^/hooks/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\Z")
 _EVENT = re.compile(r"^/events/([0-9a-f]{32})\Z")
 _DIGITS = re.compile(r"^[0-9]{1,18}\Z")  # ASCII digits only: '²' passes str.isdigit(), not this
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Content Too Large",
-            503: "Service Unavailable"}
 
 
 def request_headers(environ) -> Headers:
@@ -61,10 +57,7 @@ class IntakeApp:
             with self._idle:
                 self._active -= 1
                 self._idle.notify_all()
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        start_response(f"{status} {_REASONS.get(status, '')}".rstrip(), [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "no-store")])
-        return [data]
+        return json_answer.send(start_response, status, payload)
 
     def wait_idle(self, timeout: float) -> bool:
         with self._idle:
