@@ -105,11 +105,16 @@ def _job(state: dict, body: dict) -> dict:
     return job
 
 
+def _alias(spec: dict, name: str, default=None):
+    """A field SpaceONE reads by its name or by its one-letter alias (key/k, value/v, operator/o, name/n)."""
+    return spec.get(name, spec.get(name[0], default))
+
+
 def _matches(job: dict, condition) -> bool:
-    key = condition.get("key", condition.get("k"))
+    key = _alias(condition, "key")
     if key is None:
         raise _bad("query.filter conditions are objects {k, v, o} (or {key, value, operator})")
-    value, op = condition.get("value", condition.get("v")), condition.get("operator", condition.get("o", "eq"))
+    value, op = _alias(condition, "value"), _alias(condition, "operator", "eq")
     actual = job.get(key)
     if op == "eq":
         return actual == value
@@ -216,8 +221,7 @@ def _aggregate(jobs: list[dict], spec) -> list[dict]:
     group = spec.get("group") if isinstance(spec, dict) else None
     if not isinstance(group, dict):
         raise _bad("query.aggregate entries are objects {group: {keys, fields}}")
-    keys = [(k.get("key", k.get("k")), k.get("name", k.get("n", k.get("key", k.get("k")))))
-            for k in group.get("keys", []) if k.get("key", k.get("k"))]
+    keys = [(key, _alias(k, "name", key)) for k in group.get("keys", []) if (key := _alias(k, "key"))]
     fields = group.get("fields", [])
     buckets: dict[tuple, list[dict]] = {}
     for job in jobs:
@@ -226,20 +230,19 @@ def _aggregate(jobs: list[dict], spec) -> list[dict]:
     for values, members in buckets.items():
         row = {name: value for (_, name), value in zip(keys, values, strict=True)}
         for spec_field in fields:
-            name = spec_field.get("name", spec_field.get("n"))
+            name = _alias(spec_field, "name")
             if name is None:
                 raise _bad("query.aggregate group fields are objects {name, operator, key}")
-            op = spec_field.get("operator", spec_field.get("o", "count"))
-            key = spec_field.get("key", spec_field.get("k"))
-            values = [m[key] for m in members if m.get(key) is not None] if key else []
-            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            op, key = _alias(spec_field, "operator", "count"), _alias(spec_field, "key")
+            present = [m[key] for m in members if m.get(key) is not None] if key else []
+            numbers = [v for v in present if isinstance(v, int | float) and not isinstance(v, bool)]
             if op == "count":
                 row[name] = len(members)
             elif op == "sum":  # MongoDB's $sum leaves out what is not a number
                 row[name] = sum(numbers)
             elif op in ("min", "max"):  # $min / $max of dates is a date: the ISO strings order as the dates do
                 pick = min if op == "min" else max
-                row[name] = pick(numbers) if numbers else pick((str(v) for v in values), default=None)
+                row[name] = pick(numbers) if numbers else pick((str(v) for v in present), default=None)
             else:
                 raise _bad(f"aggregate operator '{op}' is not supported by the sandbox (count, sum, min, max)")
         results.append(row)
